@@ -1,0 +1,122 @@
+/**
+ * Slot-filling forms: ask for each missing slot in turn, validate, re-prompt with an attempt count, confirm,
+ * complete. A flow declares its slots; the form keeps its bookkeeping in `ctx.slots` under `_awaiting`/`_attempts`.
+ */
+import type { Outbound } from '../../channels/contract.ts';
+import type { Dialog, DialogId, DialogResult, TurnContext, Understanding, UserInput } from '../contract.ts';
+import { yesNo } from './understand.ts';
+
+/** Result of parsing one answer. `error` is a locale key for the re-prompt. */
+export type SlotParse = { ok: true; value: unknown } | { ok: false; error: string; params?: Record<string, string | number> };
+
+/** One piece of data a form collects. */
+export interface SlotSpec {
+  /** Slot name, as reported in the trace (`category`, `description`, `location`, …). */
+  readonly name: string;
+  /** Whether the slot applies given what is known so far (default: always). */
+  when?(ctx: TurnContext): boolean;
+  /** The question. */
+  ask(ctx: TurnContext): Outbound;
+  /** Parse an answer. */
+  parse(input: UserInput, ctx: TurnContext): SlotParse | Promise<SlotParse>;
+}
+
+/** A form definition. */
+export interface FormSpec {
+  readonly id: DialogId;
+  readonly slots: readonly SlotSpec[];
+  /** Fill slots from what the opening message already said. */
+  prefill?(ctx: TurnContext, understanding: Understanding): void;
+  /** The confirmation question, shown once every slot is filled; omit for no confirmation. */
+  confirm?(ctx: TurnContext): Outbound;
+  /** Do the work once confirmed. */
+  complete(ctx: TurnContext): Promise<DialogResult>;
+  /** Said when the citizen declines the confirmation. */
+  readonly cancelledKey: string;
+  /** Locale key for an unclear yes/no. */
+  readonly confirmInvalidKey?: string;
+}
+
+/** Attempts at one question before the form gives up. */
+export const MAX_ATTEMPTS = 3;
+const CONFIRMATION = 'confirmation';
+
+/** Build a {@link Dialog} from a {@link FormSpec}. */
+export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext): void } {
+  const filled = (ctx: TurnContext, name: string) => ctx.slots[name] !== undefined && ctx.slots[name] !== null;
+
+  const next = async (ctx: TurnContext): Promise<DialogResult> => {
+    for (const slot of spec.slots) {
+      if (slot.when && !slot.when(ctx)) continue;
+      if (filled(ctx, slot.name)) continue;
+      ctx.slots._awaiting = slot.name;
+      ctx.slots._attempts = 0;
+      ctx.say(slot.ask(ctx));
+      ctx.trace.awaiting = slot.name;
+      return { status: 'waiting' };
+    }
+    if (spec.confirm && ctx.slots._confirmed !== true) {
+      ctx.slots._awaiting = CONFIRMATION;
+      ctx.slots._attempts = 0;
+      ctx.say(spec.confirm(ctx));
+      ctx.trace.awaiting = CONFIRMATION;
+      return { status: 'waiting' };
+    }
+    ctx.slots._awaiting = null;
+    ctx.trace.awaiting = null;
+    return spec.complete(ctx);
+  };
+
+  const failed = (ctx: TurnContext, error: string, params?: Record<string, string | number>): DialogResult => {
+    const attempts = Number(ctx.slots._attempts ?? 0) + 1;
+    ctx.slots._attempts = attempts;
+    if (attempts >= MAX_ATTEMPTS) {
+      ctx.say({ kind: 'text', text: ctx.t('main-menu-attempts-text') });
+      ctx.trace.awaiting = null;
+      return { status: 'failed', error: 'too-many-attempts' };
+    }
+    ctx.say({ kind: 'text', text: ctx.t(error, params) });
+    reprompt(ctx);
+    return { status: 'waiting' };
+  };
+
+  const reprompt = (ctx: TurnContext): void => {
+    const awaiting = ctx.slots._awaiting;
+    if (awaiting === CONFIRMATION && spec.confirm) ctx.say(spec.confirm(ctx));
+    else {
+      const slot = spec.slots.find((s) => s.name === awaiting);
+      if (slot) ctx.say(slot.ask(ctx));
+    }
+    ctx.trace.awaiting = typeof awaiting === 'string' ? awaiting : null;
+  };
+
+  return {
+    id: spec.id,
+    reprompt,
+    async begin(ctx, understanding) {
+      spec.prefill?.(ctx, understanding);
+      return next(ctx);
+    },
+    async resume(ctx, input) {
+      const awaiting = ctx.slots._awaiting;
+      if (awaiting === CONFIRMATION) {
+        const answer =
+          input.kind === 'choice' ? input.choiceId === 'yes' : input.kind === 'text' ? yesNo(input.text) : undefined;
+        if (answer === undefined) return failed(ctx, spec.confirmInvalidKey ?? 'main-menu-unknown-text');
+        if (!answer) {
+          ctx.say({ kind: 'text', text: ctx.t(spec.cancelledKey) });
+          ctx.trace.awaiting = null;
+          return { status: 'complete', output: { cancelled: true } };
+        }
+        ctx.slots._confirmed = true;
+        return next(ctx);
+      }
+      const slot = spec.slots.find((s) => s.name === awaiting);
+      if (!slot) return next(ctx);
+      const parsed = await slot.parse(input, ctx);
+      if (!parsed.ok) return failed(ctx, parsed.error, parsed.params);
+      ctx.slots[slot.name] = parsed.value;
+      return next(ctx);
+    },
+  };
+}

@@ -1,0 +1,16 @@
+/** Placing a typed address: the colonia gazetteer of the catalogue. */
+import type { Colonia } from '../../integrations/contract.ts';
+import { normalize } from './understand.ts';
+
+/** The colonia named in a text (canonical name or alias; the longest match wins). */
+export function findColonia(text: string, colonias: readonly Colonia[]): Colonia | undefined {
+  const t = ` ${normalize(text)} `;
+  let best: { c: Colonia; len: number } | undefined;
+  for (const c of colonias) {
+    for (const name of [c.name, ...c.aliases]) {
+      const n = normalize(name);
+      if (n.length >= 3 && t.includes(` ${n} `) && (!best || n.length > best.len)) best = { c, len: n.length };
+    }
+  }
+  return best?.c;
+}

@@ -1,0 +1,185 @@
+/**
+ * The outbox dispatcher: delivers entries written by a turn right after it commits (the hot path), and retries
+ * failures through the job queue with exponential backoff and full jitter; permanent failures are dead-lettered
+ * with the reason recorded on the message (shown to agents). A periodic sweep picks up anything a crash left.
+ */
+import type { ChannelAdapter } from '../../channels/contract.ts';
+import { ToolkitError } from '../../channels/contract.ts';
+import type { JobQueue, OutboxEntry, OutboxStore } from '../../integrations/contract.ts';
+import type { RuntimeLogger } from './types.ts';
+
+/** Retry policy. */
+export interface RetryPolicy {
+  /** Attempts in all (the first try included) before dead-lettering. */
+  readonly maxAttempts: number;
+  readonly baseDelayMs: number;
+  readonly maxDelayMs: number;
+}
+
+/** Default policy: 8 attempts over roughly an hour. */
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 8, baseDelayMs: 2_000, maxDelayMs: 15 * 60_000 };
+
+/** Hooks for metrics and live views. */
+export interface OutboxEvents {
+  sent?(entry: OutboxEntry, externalId: string): void;
+  retry?(entry: OutboxEntry, error: string, at: Date): void;
+  dead?(entry: OutboxEntry, reason: string): void;
+}
+
+/** Dependencies of the dispatcher. */
+export interface DispatcherDeps {
+  readonly store: OutboxStore;
+  readonly channels: ReadonlyMap<string, ChannelAdapter>;
+  readonly jobs?: JobQueue;
+  readonly now: () => Date;
+  readonly log: RuntimeLogger;
+  readonly retry?: RetryPolicy;
+  readonly leaseMs?: number;
+  readonly random?: () => number;
+  readonly events?: OutboxEvents;
+}
+
+export const RETRY_QUEUE = 'outbox.retry';
+export const SWEEP_QUEUE = 'outbox.sweep';
+
+/** Delay before attempt `attempts + 1`: full jitter over an exponential ceiling, never below `retryAfterMs`. */
+export function backoffMs(policy: RetryPolicy, attempts: number, random: () => number, retryAfterMs?: number): number {
+  const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
+  const jittered = ceiling / 2 + random() * (ceiling / 2);
+  return Math.max(Math.round(jittered), retryAfterMs ?? 0);
+}
+
+function reasonOf(err: unknown): { reason: string; retryable: boolean; retryAfterMs?: number } {
+  if (err instanceof ToolkitError) {
+    const retryAfterMs = (err as { retryAfterMs?: number }).retryAfterMs;
+    return {
+      reason: `${err.code}: ${err.message}`,
+      retryable: err.retryable,
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+    };
+  }
+  // An adapter bug is not the provider's fault; retrying the same call would fail the same way.
+  return { reason: `UNEXPECTED: ${err instanceof Error ? err.message : String(err)}`, retryable: false };
+}
+
+/** Delivers outbox entries. Has lifecycle (workers, in-flight tracking), hence a class. */
+export class OutboxDispatcher {
+  readonly #deps: DispatcherDeps;
+  readonly #policy: RetryPolicy;
+  readonly #inflight = new Set<Promise<void>>();
+  #stopped = false;
+
+  constructor(deps: DispatcherDeps) {
+    this.#deps = deps;
+    this.#policy = deps.retry ?? DEFAULT_RETRY;
+  }
+
+  /** Register the retry and sweep workers and sweep once (crash recovery). */
+  async start(): Promise<void> {
+    const jobs = this.#deps.jobs;
+    if (!jobs) return;
+    await jobs.work(RETRY_QUEUE, async (data) => {
+      const id = typeof data.id === 'string' ? data.id : undefined;
+      if (id) await this.dispatch([id]);
+    });
+    await jobs.work(SWEEP_QUEUE, async () => {
+      await this.sweep();
+    });
+    await jobs.schedule(SWEEP_QUEUE, '* * * * *');
+    this.#track(this.sweep());
+  }
+
+  /** Deliver the named entries now, in order (fire-and-forget from the caller's view; tracked for drain). */
+  dispatch(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0 || this.#stopped) return Promise.resolve();
+    return this.#track(this.#deliver({ ids }));
+  }
+
+  /** Deliver everything that is due (retries whose time came, entries a crash left behind). */
+  sweep(): Promise<void> {
+    if (this.#stopped) return Promise.resolve();
+    return this.#deliver({});
+  }
+
+  /** Wait for in-flight deliveries, then refuse new ones. */
+  async drain(): Promise<void> {
+    this.#stopped = true;
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  #track(p: Promise<void>): Promise<void> {
+    const tracked = p.catch((err: unknown) => {
+      this.#deps.log.error({ err: describe(err) }, 'outbox delivery failed unexpectedly');
+    });
+    this.#inflight.add(tracked);
+    void tracked.finally(() => this.#inflight.delete(tracked));
+    return tracked;
+  }
+
+  async #deliver(opts: { ids?: readonly string[] }): Promise<void> {
+    const { store, now } = this.#deps;
+    const entries = await store.lease({
+      ...(opts.ids ? { ids: opts.ids } : {}),
+      now: now(),
+      leaseMs: this.#deps.leaseMs ?? 60_000,
+      limit: opts.ids ? opts.ids.length : 50,
+    });
+    // Entries of one conversation go out in order; a retryable failure holds back the rest of that conversation.
+    const held = new Map<string, Date>();
+    for (const entry of entries) {
+      const heldUntil = held.get(entry.conversationId);
+      if (heldUntil) {
+        await store.markRetry(entry.id, 'held behind an earlier message', heldUntil, now());
+        continue;
+      }
+      const next = await this.#attempt(entry);
+      if (next) held.set(entry.conversationId, next);
+    }
+  }
+
+  /** One attempt; returns the retry time when the entry was rescheduled. */
+  async #attempt(entry: OutboxEntry): Promise<Date | undefined> {
+    const { store, now, log, events } = this.#deps;
+    const adapter = this.#deps.channels.get(entry.channel);
+    if (!adapter) {
+      const reason = `CHANNEL_NOT_CONFIGURED: no adapter for channel "${entry.channel}"`;
+      await store.markDead(entry.id, reason, now());
+      events?.dead?.(entry, reason);
+      return undefined;
+    }
+    try {
+      const delivery = await adapter.send(entry.address, entry.outbound, {
+        idempotencyKey: entry.idempotencyKey,
+        ...(entry.lastInboundAt ? { lastInboundAt: entry.lastInboundAt } : {}),
+      });
+      await store.markSent(entry.id, delivery.externalId, now());
+      events?.sent?.(entry, delivery.externalId);
+      return undefined;
+    } catch (err) {
+      const { reason, retryable, retryAfterMs } = reasonOf(err);
+      if (retryable && entry.attempts < this.#policy.maxAttempts) {
+        const delay = backoffMs(this.#policy, entry.attempts, this.#deps.random ?? Math.random, retryAfterMs);
+        const at = new Date(now().getTime() + delay);
+        await store.markRetry(entry.id, reason, at, now());
+        events?.retry?.(entry, reason, at);
+        log.warn({ outboxId: entry.id, channel: entry.channel, attempts: entry.attempts, delayMs: delay, reason }, 'outbox retry scheduled');
+        if (this.#deps.jobs) {
+          await this.#deps.jobs.send(RETRY_QUEUE, { id: entry.id }, { startAfter: at }).catch((e: unknown) => {
+            // The sweep still finds it; losing the trigger only delays the retry.
+            log.warn({ err: describe(e) }, 'could not enqueue outbox retry');
+          });
+        }
+        return at;
+      }
+      const final = retryable ? `${reason} (gave up after ${entry.attempts} attempts)` : reason;
+      await store.markDead(entry.id, final, now());
+      events?.dead?.(entry, final);
+      log.warn({ outboxId: entry.id, channel: entry.channel, reason: final }, 'outbox entry dead-lettered');
+      return undefined;
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  return err instanceof ToolkitError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+}

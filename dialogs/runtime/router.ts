@@ -1,0 +1,325 @@
+/**
+ * The router: one inbound event → one durable turn.
+ *
+ * dedupe by external id → resolve contact and conversation → divert to the desk when the mode is not `bot` →
+ * dialog engine → save state, messages and outbox in the same transaction → dispatch after commit.
+ * Turns of one address run one at a time; different addresses run concurrently.
+ */
+import type { Inbound, Outbound } from '../../channels/contract.ts';
+import { ToolkitError } from '../../channels/contract.ts';
+import { StoreError } from '../../integrations/contract.ts';
+import type {
+  CaseStore,
+  Catalog,
+  ConversationMode,
+  ConversationRecord,
+  PendingOutbound,
+  StoreTx,
+} from '../../integrations/contract.ts';
+import { DialogError } from '../contract.ts';
+import type { DeskPort, DialogId, HandoffSummary, Locale, TurnError, TurnOutcome, TurnTrace, UserInput } from '../contract.ts';
+import type { Flow } from '../flows/index.ts';
+import { runEngine } from './engine.ts';
+import type { Translate } from './i18n.ts';
+import { pickLocale } from './i18n.ts';
+import type { OutboxDispatcher } from './outbox.ts';
+import type { Clock, RuntimeLogger, RuntimeMetrics } from './types.ts';
+
+/** Dependencies of the router. */
+export interface RouterDeps {
+  readonly store: CaseStore;
+  readonly dispatcher: OutboxDispatcher;
+  readonly desk: DeskPort;
+  readonly catalog: Catalog;
+  readonly flows: { [K in DialogId]: Flow };
+  readonly t: Translate;
+  readonly clock: Clock;
+  readonly log: RuntimeLogger;
+  readonly metrics?: RuntimeMetrics;
+  readonly folioPrefix: string;
+  readonly timeZone: string;
+  /** Longest text a citizen may send in one message; longer ones are stored and answered with a request to shorten. */
+  readonly maxInboundText: number;
+  readonly onError: (err: TurnError) => void;
+  /** How many conversations to keep in memory (state + version) to save a read per turn. */
+  readonly cacheSize?: number;
+}
+
+const MAX_CONFLICT_RETRIES = 3;
+
+function textOf(inbound: Inbound): string | null {
+  switch (inbound.kind) {
+    case 'text':
+      return inbound.text;
+    case 'choice':
+      return inbound.text ?? inbound.choiceId;
+    case 'media':
+      return inbound.media[0]?.caption ?? null;
+    case 'location':
+      return inbound.label ?? `${inbound.lat},${inbound.lon}`;
+    case 'call':
+    case 'receipt':
+      return null;
+  }
+}
+
+function inputOf(inbound: Exclude<Inbound, { kind: 'receipt' }>): UserInput | null {
+  switch (inbound.kind) {
+    case 'text':
+      return { kind: 'text', text: inbound.text };
+    case 'choice':
+      return { kind: 'choice', choiceId: inbound.choiceId, ...(inbound.text ? { text: inbound.text } : {}) };
+    case 'media':
+      return {
+        kind: 'media',
+        mediaIds: inbound.media.map((m) => m.mediaId),
+        ...(inbound.media[0]?.caption ? { caption: inbound.media[0].caption } : {}),
+      };
+    case 'location':
+      return { kind: 'location', lat: inbound.lat, lon: inbound.lon, ...(inbound.label ? { label: inbound.label } : {}) };
+    case 'call':
+      return null;
+  }
+}
+
+/** The current year in the service timezone (folios use it). */
+export function yearIn(timeZone: string, now: Date): number {
+  return Number(new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric' }).format(now));
+}
+
+type TxOutcome =
+  | { kind: 'duplicate' }
+  | { kind: 'diverted'; next: ConversationRecord }
+  | {
+      kind: 'handled';
+      next: ConversationRecord;
+      outboxIds: readonly string[];
+      trace: TurnTrace;
+      handoff?: HandoffSummary;
+    };
+
+/** Routes inbound events to turns. */
+export class Router {
+  readonly #deps: RouterDeps;
+  readonly #cache = new Map<string, ConversationRecord>();
+  readonly #chains = new Map<string, Promise<unknown>>();
+  readonly #active = new Set<Promise<unknown>>();
+  #draining = false;
+
+  constructor(deps: RouterDeps) {
+    this.#deps = deps;
+  }
+
+  /** Handle one inbound event. Resolves after the turn committed (replies are then being dispatched). */
+  handle(inbound: Inbound): Promise<TurnOutcome> {
+    if (this.#draining) {
+      return Promise.reject(new DialogError('DIALOG_SHUTTING_DOWN', 'The server is shutting down; redeliver later', { retryable: true }));
+    }
+    if (inbound.kind === 'receipt') {
+      return this.#deps.store
+        .applyReceipt(inbound.address.channel, inbound.of, inbound.status, inbound.error)
+        .then((matched) => ({ status: 'receipt', matched }) as const);
+    }
+    const key = `${inbound.address.channel}\u0000${inbound.address.user}`;
+    const previous = this.#chains.get(key) ?? Promise.resolve();
+    const turn = previous.catch(() => undefined).then(() => this.#turn(key, inbound));
+    this.#chains.set(key, turn);
+    this.#active.add(turn);
+    void turn
+      .catch(() => undefined)
+      .finally(() => {
+        this.#active.delete(turn);
+        if (this.#chains.get(key) === turn) this.#chains.delete(key);
+      });
+    return turn;
+  }
+
+  /** Send an outbound message on a conversation outside a citizen turn (agents, notifications). */
+  async reply(conversationId: ConversationRecord['id'], outbound: Outbound, author: string): Promise<readonly string[]> {
+    for (let attempt = 0; ; attempt++) {
+      const conversation = await this.#deps.store.getConversation(conversationId);
+      if (!conversation) throw new StoreError('STORE_NOT_FOUND', `No conversation ${conversationId}`);
+      try {
+        const commit = await this.#deps.store.transaction((tx) =>
+          tx.commitTurn({
+            conversation,
+            state: conversation.state,
+            mode: conversation.mode,
+            queue: conversation.queue,
+            locale: conversation.locale,
+            lastInboundAt: null,
+            outbound: [{ outbound, author }],
+            now: this.#deps.clock.now(),
+          }),
+        );
+        this.#forget(conversation);
+        void this.#deps.dispatcher.dispatch(commit.outboxIds);
+        return commit.outboxIds;
+      } catch (err) {
+        if (!(err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT') || attempt >= MAX_CONFLICT_RETRIES) throw err;
+      }
+    }
+  }
+
+  /** Stop taking turns and wait for the ones in flight. */
+  async drain(): Promise<void> {
+    this.#draining = true;
+    while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
+  }
+
+  #forget(c: ConversationRecord): void {
+    for (const [k, v] of this.#cache) if (v.id === c.id) this.#cache.delete(k);
+  }
+
+  #remember(key: string, c: ConversationRecord): void {
+    this.#cache.delete(key);
+    this.#cache.set(key, c);
+    const max = this.#deps.cacheSize ?? 10_000;
+    if (this.#cache.size > max) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+  }
+
+  async #turn(key: string, inbound: Exclude<Inbound, { kind: 'receipt' }>): Promise<TurnOutcome> {
+    const { store, clock, metrics } = this.#deps;
+    const started = performance.now();
+    const now = clock.now();
+    let conversation: ConversationRecord | undefined = this.#cache.get(key);
+    let outcome: TxOutcome | undefined;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        conversation ??= await store.resolveConversation({
+          channel: inbound.address.channel,
+          address: inbound.address,
+          locale: pickLocale(inbound.locale),
+          now,
+        });
+        const current: ConversationRecord = conversation;
+        try {
+          outcome = await store.transaction((tx) => this.#inTransaction(tx, current, inbound, now));
+          break;
+        } catch (err) {
+          if (err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT' && attempt < MAX_CONFLICT_RETRIES) {
+            this.#cache.delete(key);
+            conversation = (await store.getConversation(current.id)) ?? undefined;
+            continue;
+          }
+          if (err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT') {
+            throw new DialogError('DIALOG_TURN_CONFLICT', 'Turn kept conflicting with concurrent turns', { cause: err, retryable: true });
+          }
+          throw err;
+        }
+      }
+    } catch (error) {
+      this.#cache.delete(key);
+      this.#deps.onError({ error, conversationId: conversation?.id ?? null, inbound });
+      metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'error');
+      if (!conversation || (error instanceof ToolkitError && error.code === 'DIALOG_TURN_CONFLICT')) throw error;
+      return this.#apologise(conversation, inbound, error);
+    }
+
+    metrics?.message('in', inbound.address.channel);
+    if (outcome.kind === 'duplicate') {
+      metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'duplicate');
+      return { status: 'duplicate', conversationId: conversation.id };
+    }
+    this.#remember(key, outcome.next);
+    if (outcome.kind === 'diverted') {
+      metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'diverted');
+      await this.#deps.desk.deliver(outcome.next, inbound);
+      return { status: 'diverted', conversationId: conversation.id };
+    }
+    void this.#deps.dispatcher.dispatch(outcome.outboxIds);
+    if (outcome.handoff) await this.#deps.desk.requested(outcome.next, outcome.handoff);
+    metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'handled');
+    return { status: 'handled', conversationId: conversation.id, trace: outcome.trace, outboxIds: outcome.outboxIds };
+  }
+
+  async #inTransaction(
+    tx: StoreTx,
+    conversation: ConversationRecord,
+    inbound: Exclude<Inbound, { kind: 'receipt' }>,
+    now: Date,
+  ): Promise<TxOutcome> {
+    const d = this.#deps;
+    if ((await tx.appendInbound(conversation.id, inbound, textOf(inbound))) === 'duplicate') return { kind: 'duplicate' };
+    const at = new Date(inbound.at);
+    const lastInboundAt = Number.isNaN(at.getTime()) ? now : at;
+    const save = async (state: unknown, mode: ConversationMode, queue: string | null, outbound: PendingOutbound[]) => {
+      const commit = await tx.commitTurn({ conversation, state, mode, queue, locale: conversation.locale, lastInboundAt, outbound, now });
+      const next: ConversationRecord = { ...conversation, state, mode, queue, stateVersion: commit.stateVersion, lastInboundAt };
+      return { commit, next };
+    };
+
+    if (conversation.mode !== 'bot') {
+      const { next } = await save(conversation.state, conversation.mode, conversation.queue, []);
+      return { kind: 'diverted', next };
+    }
+    const locale = conversation.locale as Locale;
+    const bot = (outbound: Outbound): PendingOutbound => ({ outbound, author: 'bot' });
+    const text = inbound.kind === 'text' ? inbound.text : '';
+    const input = inputOf(inbound);
+    if (text.length > d.maxInboundText || input === null) {
+      const trace: TurnTrace = { statusReported: [], casesCreated: [] };
+      const outbound = input === null ? [] : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
+      const { commit, next } = await save(conversation.state, 'bot', null, outbound);
+      return { kind: 'handled', next, outboxIds: commit.outboxIds, trace };
+    }
+
+    const turn = await runEngine(
+      { flows: d.flows, catalog: d.catalog, t: d.t, folioPrefix: d.folioPrefix },
+      conversation,
+      locale,
+      now,
+      input,
+      {
+        createCase: (c) => tx.createCase(c, { prefix: d.folioPrefix, year: yearIn(d.timeZone, now) }, 'bot'),
+        findCase: (folio) => tx.findCase(folio),
+      },
+    );
+    if (turn.stale) d.log.warn({ conversationId: conversation.id, code: 'DIALOG_STATE_STALE' }, 'discarded dialog state from another version');
+    const handoff = turn.result.status === 'handoff' ? turn.result : undefined;
+    const { commit, next } = await save(
+      turn.state,
+      handoff ? 'queued' : 'bot',
+      handoff ? handoff.queue : null,
+      turn.outbound.map(bot),
+    );
+    return {
+      kind: 'handled',
+      next,
+      outboxIds: commit.outboxIds,
+      trace: turn.trace,
+      ...(handoff ? { handoff: handoff.summary } : {}),
+    };
+  }
+
+  /** The turn failed and rolled back: keep the message and say sorry, in a fresh transaction. */
+  async #apologise(conversation: ConversationRecord, inbound: Exclude<Inbound, { kind: 'receipt' }>, error: unknown): Promise<TurnOutcome> {
+    const d = this.#deps;
+    const fresh = (await d.store.getConversation(conversation.id)) ?? conversation;
+    const commit = await d.store.transaction(async (tx) => {
+      if ((await tx.appendInbound(fresh.id, inbound, textOf(inbound))) === 'duplicate') return null;
+      return tx.commitTurn({
+        conversation: fresh,
+        state: fresh.state,
+        mode: fresh.mode,
+        queue: fresh.queue,
+        locale: fresh.locale,
+        lastInboundAt: d.clock.now(),
+        outbound: [{ outbound: { kind: 'text', text: d.t(fresh.locale as Locale, 'errors-turn-failed') }, author: 'bot' }],
+        now: d.clock.now(),
+      });
+    });
+    if (!commit) return { status: 'duplicate', conversationId: fresh.id };
+    void d.dispatcher.dispatch(commit.outboxIds);
+    d.log.warn({ conversationId: fresh.id, err: error instanceof ToolkitError ? error.code : 'unexpected' }, 'turn failed; apology sent');
+    return {
+      status: 'handled',
+      conversationId: fresh.id,
+      trace: { statusReported: [], casesCreated: [], intent: 'error' },
+      outboxIds: commit.outboxIds,
+    };
+  }
+}

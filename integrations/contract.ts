@@ -1,0 +1,375 @@
+/**
+ * Ports that dialogs use and integrations implement: the case store, the outbox store, the media store and the
+ * catalogue. Everything here is types, zod schemas and error codes; no I/O.
+ *
+ * To add a storage backend: implement {@link CaseStore} and {@link OutboxStore} and run
+ * `test/contract/case-store.contract.ts` and `test/contract/outbox.contract.ts` against it.
+ */
+import { z } from 'zod';
+import { ToolkitError } from '../channels/contract.ts';
+import type { Address, ChannelName, ContactId, ConversationId, Inbound, Outbound } from '../channels/contract.ts';
+
+/** Error codes owned by `integrations/`. Stable: a retired code is never reused. */
+export const INTEGRATION_ERROR_CODES = {
+  STORE_VERSION_CONFLICT: 'A conversation was saved with a stale version (another turn won); the turn is retried.',
+  STORE_LOCKED: 'The embedded database folder is held by another running process (see the lock file).',
+  STORE_UNAVAILABLE: 'The database could not be reached or answered with an error.',
+  STORE_NOT_FOUND: 'A record that was named (folio, conversation, outbox entry) does not exist.',
+  STORE_MIGRATION_FAILED: 'Applying database migrations failed at start-up.',
+  CATALOG_INVALID: 'A catalogue file is missing, is not JSON, or does not match its schema (the file and field are named).',
+  CONFIG_INVALID: 'An environment variable is missing or malformed (the variable is named).',
+  MEDIA_NOT_FOUND: 'A media id named in a message was never uploaded or has been removed.',
+} as const;
+/** A stable code owned by `integrations/`. */
+export type IntegrationErrorCode = keyof typeof INTEGRATION_ERROR_CODES;
+
+/** Storage failure. */
+export class StoreError extends ToolkitError<IntegrationErrorCode> {}
+/** Failure of a configured integration (catalogue, config, media). */
+export class IntegrationError extends ToolkitError<IntegrationErrorCode> {}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Catalogue (validated at start; a city points CATALOG_DIR at files of the same shape)
+
+/** A complaint category: where cases go and how fast they are due. */
+export const CategorySchema = z.object({
+  id: z.string().regex(/^[a-z0-9_]+$/),
+  name: z.string().min(1),
+  name_en: z.string().optional(),
+  department: z.string().min(1),
+  queue: z.string().regex(/^[a-z0-9_]+$/),
+  sla_hours: z.number().positive(),
+  keywords: z.array(z.string()),
+  requires_location: z.boolean(),
+  sensitive: z.boolean(),
+  routing: z.enum(['standard', 'restricted']),
+  notes: z.string().optional(),
+  emergency_guidance: z.string().optional(),
+});
+/** See {@link CategorySchema}. */
+export type Category = z.infer<typeof CategorySchema>;
+
+/** One municipal procedure (trámite). */
+export const ProcedureSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  name_en: z.string().optional(),
+  category: z.string(),
+  description: z.string(),
+  requirements: z.array(z.string()),
+  cost_mxn: z.number().nonnegative().nullable(),
+  cost_note: z.string().nullable().optional(),
+  duration_days: z.number().nonnegative(),
+  office: z.string(),
+  office_hours: z.string(),
+  channels_available: z.array(z.string()),
+  keywords: z.array(z.string()),
+});
+/** See {@link ProcedureSchema}. */
+export type Procedure = z.infer<typeof ProcedureSchema>;
+
+/** A public wifi point. */
+export const HotspotSchema = z.object({
+  id: z.string().min(1),
+  name: z.string().min(1),
+  kind: z.enum(['park', 'digital_center', 'community_tower']),
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+  colonia: z.string(),
+  aliases: z.array(z.string()),
+  ssid: z.string().optional(),
+});
+/** See {@link HotspotSchema}. */
+export type Hotspot = z.infer<typeof HotspotSchema>;
+
+/** A colonia with its informal aliases and approximate centroid. */
+export const ColoniaSchema = z.object({
+  name: z.string().min(1),
+  type: z.string(),
+  aliases: z.array(z.string()),
+  lat: z.number().min(-90).max(90),
+  lon: z.number().min(-180).max(180),
+});
+/** See {@link ColoniaSchema}. */
+export type Colonia = z.infer<typeof ColoniaSchema>;
+
+/** A case status code with its citizen-facing labels. */
+export const CaseStatusSchema = z.object({
+  id: z.string().regex(/^[a-z_]+$/),
+  label_es: z.string().min(1),
+  label_en: z.string().min(1),
+  open311: z.enum(['open', 'closed']),
+  final: z.boolean(),
+});
+/** See {@link CaseStatusSchema}. */
+export type CaseStatus = z.infer<typeof CaseStatusSchema>;
+
+/** The whole catalogue of one municipality, as loaded from `CATALOG_DIR`. */
+export interface Catalog {
+  readonly municipality: string;
+  readonly categories: readonly Category[];
+  readonly procedures: readonly Procedure[];
+  readonly hotspots: readonly Hotspot[];
+  readonly colonias: readonly Colonia[];
+  readonly statuses: readonly CaseStatus[];
+  /** The status a new case gets. */
+  readonly initialStatus: string;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Records
+
+/** Who talks to us: `bot` runs dialogs; `queued` waits for an agent; `agent` is being served by one. */
+export type ConversationMode = 'bot' | 'queued' | 'agent';
+
+/** A conversation as the runtime sees it. `stateVersion` is the optimistic-concurrency version. */
+export interface ConversationRecord {
+  readonly id: ConversationId;
+  readonly contactId: ContactId;
+  readonly channel: string;
+  readonly address: Address;
+  readonly mode: ConversationMode;
+  readonly queue: string | null;
+  readonly locale: string;
+  /** Serialised dialog state (versioned by the engine itself); `null` for a new conversation. */
+  readonly state: unknown;
+  readonly stateVersion: number;
+  readonly lastInboundAt: Date | null;
+  readonly createdAt: Date;
+}
+
+/** A stored message, inbound or outbound. */
+export interface MessageRecord {
+  readonly id: string;
+  readonly conversationId: ConversationId;
+  readonly direction: 'in' | 'out';
+  readonly kind: string;
+  /** The normalised content without `raw`. */
+  readonly body: Record<string, unknown>;
+  readonly text: string | null;
+  readonly author: string;
+  readonly status: MessageStatus;
+  readonly failureReason: string | null;
+  readonly externalId: string | null;
+  readonly createdAt: Date;
+}
+
+/** Delivery state of a message. Inbound messages are `received`. */
+export type MessageStatus = 'received' | 'pending' | 'sent' | 'delivered' | 'read' | 'failed';
+
+/** A citizen's case. */
+export interface CaseRecord {
+  readonly id: string;
+  readonly folio: string;
+  readonly category: string;
+  readonly description: string;
+  readonly address: string | null;
+  readonly colonia: string | null;
+  readonly lat: number | null;
+  readonly lon: number | null;
+  readonly status: string;
+  readonly department: string;
+  readonly queue: string;
+  readonly priority: 'low' | 'normal' | 'high' | 'urgent';
+  readonly sensitive: boolean;
+  readonly visibility: 'public' | 'restricted';
+  readonly contactPreference: string;
+  readonly contactId: ContactId | null;
+  readonly conversationId: ConversationId | null;
+  readonly channel: string | null;
+  readonly slaDueAt: Date;
+  readonly createdAt: Date;
+  readonly updatedAt: Date;
+  readonly closedAt: Date | null;
+}
+
+/** What a flow supplies to open a case; the store assigns folio, status and timestamps. */
+export interface NewCase {
+  readonly category: string;
+  readonly description: string;
+  readonly address?: string | null;
+  readonly colonia?: string | null;
+  readonly lat?: number | null;
+  readonly lon?: number | null;
+  readonly department: string;
+  readonly queue: string;
+  readonly priority?: CaseRecord['priority'];
+  readonly sensitive: boolean;
+  readonly visibility: CaseRecord['visibility'];
+  readonly contactPreference?: string;
+  readonly contactId: ContactId | null;
+  readonly conversationId: ConversationId | null;
+  readonly channel: string | null;
+  readonly slaDueAt: Date;
+  /** Media ids (from uploads) to attach to the case. */
+  readonly attachmentIds?: readonly string[];
+}
+
+/** A case imported from another system or seeded, with its own folio; it advances the sequence. */
+export interface ImportedCase extends NewCase {
+  readonly folio: string;
+  readonly status: string;
+  readonly createdAt: Date;
+}
+
+/** One entry of a case's append-only audit trail. */
+export interface CaseEvent {
+  readonly id: number;
+  readonly caseId: string;
+  readonly at: Date;
+  readonly actor: string;
+  readonly kind: string;
+  readonly data: Record<string, unknown>;
+}
+
+/** An outbound message as a turn writes it, before delivery. */
+export interface PendingOutbound {
+  readonly outbound: Outbound;
+  readonly author: string;
+}
+
+/** Facts the store needs to resolve (or create) a contact and conversation for an inbound address. */
+export interface ResolveInput {
+  readonly channel: ChannelName | string;
+  readonly address: Address;
+  readonly locale: string;
+  readonly now: Date;
+}
+
+/** The outcome of writing one turn. */
+export interface TurnCommit {
+  readonly stateVersion: number;
+  /** Ids of the outbox entries written in this turn, in order, for immediate dispatch. */
+  readonly outboxIds: readonly string[];
+}
+
+/** Operations available inside one turn's transaction. */
+export interface StoreTx {
+  /** Append an inbound message; `duplicate` when this channel already has that external id. */
+  appendInbound(conversationId: ConversationId, inbound: Inbound, text: string | null): Promise<'inserted' | 'duplicate'>;
+  /** Open a case with the next folio of `prefix` for `year`. */
+  createCase(input: NewCase, folio: { prefix: string; year: number }, actor: string): Promise<CaseRecord>;
+  /** Read a case by folio (inside the transaction). */
+  findCase(folio: string): Promise<CaseRecord | null>;
+  /** Log an event on a case's audit trail. */
+  addCaseEvent(caseId: string, actor: string, kind: string, data: Record<string, unknown>): Promise<void>;
+  /**
+   * Save the dialog state (only if the stored version is still `expectedVersion`), the conversation mode and the
+   * turn's outbound messages with their outbox entries, in one statement.
+   * @throws {StoreError} `STORE_VERSION_CONFLICT` when another turn saved first.
+   */
+  commitTurn(input: {
+    conversation: ConversationRecord;
+    state: unknown;
+    mode: ConversationMode;
+    queue: string | null;
+    locale: string;
+    lastInboundAt: Date | null;
+    outbound: readonly PendingOutbound[];
+    now: Date;
+  }): Promise<TurnCommit>;
+}
+
+/** Filter for listing conversations (e.g. the queued ones of a queue). */
+export interface ConversationFilter {
+  readonly mode?: ConversationMode;
+  readonly queue?: string;
+  readonly limit?: number;
+}
+
+/**
+ * Persistence of contacts, conversations, messages, cases and their audit trail.
+ * One implementation runs on both PGlite and PostgreSQL ({@link https://orm.drizzle.team drizzle}).
+ */
+export interface CaseStore {
+  /** Resolve contact + channel identity + conversation for an address, creating them on first contact. */
+  resolveConversation(input: ResolveInput): Promise<ConversationRecord>;
+  /** Read a conversation by id. */
+  getConversation(id: ConversationId): Promise<ConversationRecord | null>;
+  /** Run `fn` in one database transaction; everything in it commits or none of it does. */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /** Messages of a conversation, oldest first. */
+  listMessages(conversationId: ConversationId, opts?: { limit?: number }): Promise<MessageRecord[]>;
+  /** Conversations matching a filter, newest activity first. */
+  listConversations(filter: ConversationFilter): Promise<ConversationRecord[]>;
+  /** A case by folio, or null. */
+  findCase(folio: string): Promise<CaseRecord | null>;
+  /** Cases of a contact, newest first. */
+  listCases(filter: { contactId?: ContactId; status?: string; limit?: number }): Promise<CaseRecord[]>;
+  /** A case's audit trail, oldest first. */
+  caseEvents(caseId: string): Promise<CaseEvent[]>;
+  /** Append an audit event outside a turn (e.g. an admin viewed the case). */
+  addCaseEvent(caseId: string, actor: string, kind: string, data: Record<string, unknown>): Promise<void>;
+  /** Insert a case with its own folio (import or seed) and advance that year's sequence past it. */
+  importCase(input: ImportedCase, actor: string): Promise<CaseRecord>;
+  /** Record a delivery receipt against the outbound message with that external id. */
+  applyReceipt(channel: string, externalId: string, status: 'sent' | 'delivered' | 'read' | 'failed', error?: string): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outbox
+
+/** An outbox entry: one outbound message waiting for (or done with) delivery. */
+export interface OutboxEntry {
+  readonly id: string;
+  readonly messageId: string;
+  readonly conversationId: ConversationId;
+  readonly channel: string;
+  readonly address: Address;
+  readonly outbound: Outbound;
+  readonly idempotencyKey: string;
+  readonly status: 'pending' | 'sending' | 'retrying' | 'sent' | 'dead';
+  readonly attempts: number;
+  readonly nextAttemptAt: Date;
+  readonly lastError: string | null;
+  readonly lastInboundAt: Date | null;
+}
+
+/** Durable delivery bookkeeping. Leases make concurrent dispatchers (threads, nodes) safe. */
+export interface OutboxStore {
+  /**
+   * Take entries for delivery: the named ids, or (without ids) entries due by `now`. An entry leased by someone
+   * else until after `now` is skipped. Attempts are counted here.
+   */
+  lease(opts: { ids?: readonly string[]; now: Date; leaseMs: number; limit?: number }): Promise<OutboxEntry[]>;
+  /** Delivery succeeded: entry `sent`, message `sent` with the provider id. */
+  markSent(id: string, externalId: string, now: Date): Promise<void>;
+  /** Retryable failure: back to `retrying` until `nextAttemptAt`. */
+  markRetry(id: string, error: string, nextAttemptAt: Date, now: Date): Promise<void>;
+  /** Permanent failure: entry `dead`, message `failed` with the reason shown to agents. */
+  markDead(id: string, reason: string, now: Date): Promise<void>;
+  /** Entries not yet sent nor dead. */
+  depth(): Promise<number>;
+  /** Read one entry. */
+  get(id: string): Promise<OutboxEntry | null>;
+  /** Dead-lettered entries, newest first. */
+  listDead(limit: number): Promise<OutboxEntry[]>;
+}
+
+/** A stored upload. */
+export interface StoredMedia {
+  readonly id: string;
+  readonly mime: string;
+  readonly bytes: number;
+  readonly sha256: string;
+}
+
+/** Where channel adapters put media bytes (already sanitised) and the runtime finds them again. */
+export interface MediaStore {
+  /** Store bytes; returns the media id to reference in an {@link Inbound}. */
+  save(input: { bytes: Buffer; mime: string; contactHint?: string }): Promise<StoredMedia>;
+  /** Read media metadata, or null. */
+  get(id: string): Promise<StoredMedia | null>;
+}
+
+/** A durable job queue (pg-boss on the same database): the retry and cross-node path of the outbox. */
+export interface JobQueue {
+  /** Enqueue a job, optionally not before `startAfter`. */
+  send(queue: string, data: Record<string, unknown>, opts?: { startAfter?: Date; singletonKey?: string }): Promise<void>;
+  /** Handle jobs of a queue; a throw makes the job fail (pg-boss retries per its own policy). */
+  work(queue: string, handler: (data: Record<string, unknown>) => Promise<void>): Promise<void>;
+  /** Run `queue` on a cron schedule (one node fires it). */
+  schedule(queue: string, cron: string): Promise<void>;
+  /** Stop polling and wait for active jobs, up to `timeoutMs`. */
+  stop(timeoutMs: number): Promise<void>;
+}

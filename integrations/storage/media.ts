@@ -1,0 +1,38 @@
+/** Media on disk under the data folder, indexed in the `attachments` table. */
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { sql } from 'drizzle-orm';
+import type { MediaStore, StoredMedia } from '../contract.ts';
+import type { Database } from './db.ts';
+
+const EXT: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/gif': 'gif' };
+
+/** Build the media store writing files into `dir`. */
+export function createFileMediaStore(database: Database, dir: string): MediaStore {
+  let ready: Promise<unknown> | undefined;
+  return {
+    async save({ bytes, mime }) {
+      ready ??= mkdir(dir, { recursive: true });
+      await ready;
+      const id = randomUUID();
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      const path = join(dir, `${id}.${EXT[mime] ?? 'bin'}`);
+      await writeFile(path, bytes, { mode: 0o600 });
+      await database.db.execute(
+        sql`insert into attachments (id, path, mime, bytes, sha256) values (${id}::uuid, ${path}, ${mime}, ${bytes.length}, ${sha256})`,
+      );
+      return { id, mime, bytes: bytes.length, sha256 };
+    },
+    async get(id) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+      const r = (await database.db.execute(sql`select id, mime, bytes, sha256 from attachments where id = ${id}::uuid`)) as unknown as {
+        rows: Record<string, unknown>[];
+      };
+      const row = r.rows[0];
+      return row
+        ? ({ id: String(row.id), mime: String(row.mime), bytes: Number(row.bytes), sha256: String(row.sha256) } satisfies StoredMedia)
+        : null;
+    },
+  };
+}

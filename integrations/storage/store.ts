@@ -1,0 +1,525 @@
+/**
+ * `PostgresCaseStore` and `PostgresOutboxStore`: one implementation for PGlite and PostgreSQL.
+ *
+ * The hot path is written as a few CTE statements on purpose: a durable turn is BEGIN, append inbound,
+ * (open case), commit turn (state + messages + outbox in one statement), COMMIT.
+ */
+import { randomUUID } from 'node:crypto';
+import type { SQL } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
+import type { Address, ContactId, ConversationId, Inbound, Outbound } from '../../channels/contract.ts';
+import { StoreError } from '../contract.ts';
+import type {
+  CaseEvent,
+  CaseRecord,
+  CaseStore,
+  ConversationFilter,
+  ConversationMode,
+  ConversationRecord,
+  ImportedCase,
+  MessageRecord,
+  MessageStatus,
+  NewCase,
+  OutboxEntry,
+  OutboxStore,
+  PendingOutbound,
+  StoreTx,
+  TurnCommit,
+} from '../contract.ts';
+import type { Database, Db } from './db.ts';
+
+type Row = Record<string, unknown>;
+type Exec = Pick<Db, 'execute'>;
+
+async function run(db: Exec, query: SQL): Promise<Row[]> {
+  try {
+    const result = (await db.execute(query)) as unknown as { rows: Row[] };
+    return result.rows;
+  } catch (cause) {
+    if (cause instanceof StoreError) throw cause;
+    throw new StoreError('STORE_UNAVAILABLE', `Database error: ${describe(cause)}`, { cause, retryable: true });
+  }
+}
+
+// Driver errors carry the SQL text and parameters (personal data); keep only the server's message.
+function describe(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const inner = (err as { cause?: unknown }).cause;
+    const e = inner && typeof inner === 'object' && 'message' in inner ? inner : err;
+    const msg = String((e as { message?: unknown }).message ?? 'unknown error');
+    return msg.replace(/\n[\s\S]*/, '').replace(/params:.*$/i, '').slice(0, 300);
+  }
+  return 'unknown error';
+}
+
+const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const dateOrNull = (v: unknown): Date | null => (v == null ? null : date(v));
+const strOrNull = (v: unknown): string | null => (v == null ? null : String(v));
+const numOrNull = (v: unknown): number | null => (v == null ? null : Number(v));
+const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+
+function toConversation(r: Row): ConversationRecord {
+  return {
+    id: String(r.id) as ConversationId,
+    contactId: String(r.contact_id) as ContactId,
+    channel: String(r.channel),
+    address: json(r.address) as Address,
+    mode: String(r.mode) as ConversationMode,
+    queue: strOrNull(r.queue),
+    locale: String(r.locale),
+    state: json(r.dialog_state) ?? null,
+    stateVersion: Number(r.state_version),
+    lastInboundAt: dateOrNull(r.last_inbound_at),
+    createdAt: date(r.created_at),
+  };
+}
+
+function toCase(r: Row): CaseRecord {
+  return {
+    id: String(r.id),
+    folio: String(r.folio),
+    category: String(r.category),
+    description: String(r.description),
+    address: strOrNull(r.address),
+    colonia: strOrNull(r.colonia),
+    lat: numOrNull(r.lat),
+    lon: numOrNull(r.lon),
+    status: String(r.status),
+    department: String(r.department),
+    queue: String(r.queue),
+    priority: String(r.priority) as CaseRecord['priority'],
+    sensitive: Boolean(r.sensitive),
+    visibility: String(r.visibility) as CaseRecord['visibility'],
+    contactPreference: String(r.contact_preference),
+    contactId: (strOrNull(r.contact_id) as ContactId | null) ?? null,
+    conversationId: (strOrNull(r.conversation_id) as ConversationId | null) ?? null,
+    channel: strOrNull(r.channel),
+    slaDueAt: date(r.sla_due_at),
+    createdAt: date(r.created_at),
+    updatedAt: date(r.updated_at),
+    closedAt: dateOrNull(r.closed_at),
+  };
+}
+
+function toMessage(r: Row): MessageRecord {
+  return {
+    id: String(r.id),
+    conversationId: String(r.conversation_id) as ConversationId,
+    direction: r.direction === 'in' ? 'in' : 'out',
+    kind: String(r.kind),
+    body: json(r.body) as Record<string, unknown>,
+    text: strOrNull(r.text),
+    author: String(r.author),
+    status: String(r.status) as MessageStatus,
+    failureReason: strOrNull(r.failure_reason),
+    externalId: strOrNull(r.external_id),
+    createdAt: date(r.created_at),
+  };
+}
+
+function toOutbox(r: Row): OutboxEntry {
+  return {
+    id: String(r.id),
+    messageId: String(r.message_id),
+    conversationId: String(r.conversation_id) as ConversationId,
+    channel: String(r.channel),
+    address: json(r.address) as Address,
+    outbound: json(r.payload) as Outbound,
+    idempotencyKey: String(r.idempotency_key),
+    status: String(r.status) as OutboxEntry['status'],
+    attempts: Number(r.attempts),
+    nextAttemptAt: date(r.next_attempt_at),
+    lastError: strOrNull(r.last_error),
+    lastInboundAt: dateOrNull(r.last_inbound_at),
+  };
+}
+
+/** The text of an outbound message as shown in transcripts and searched by agents. */
+export function outboundText(o: Outbound): string | null {
+  switch (o.kind) {
+    case 'text':
+    case 'choices':
+    case 'speech':
+      return o.text;
+    case 'media':
+      return o.caption ?? null;
+    case 'template':
+      return o.fallbackText;
+    case 'typing':
+      return null;
+  }
+}
+
+function caseColumns(c: NewCase) {
+  return {
+    address: c.address ?? null,
+    colonia: c.colonia ?? null,
+    lat: c.lat ?? null,
+    lon: c.lon ?? null,
+    priority: c.priority ?? 'normal',
+    contactPreference: c.contactPreference ?? 'any',
+  };
+}
+
+function inboundBody(inbound: Inbound): Record<string, unknown> {
+  const { raw: _raw, ...body } = inbound;
+  return body;
+}
+
+function createTx(tx: Exec, initialStatus: string): StoreTx {
+  return {
+    async appendInbound(conversationId, inbound, text) {
+      // No conflict target: the deterministic id and (channel, direction, external_id) collide together.
+      const rows = await run(
+        tx,
+        sql`insert into messages (id, conversation_id, direction, channel, kind, body, text, external_id, raw, author, status, created_at, updated_at)
+            values (${inbound.id}::uuid, ${conversationId}::uuid, 'in', ${inbound.address.channel}, ${inbound.kind},
+                    ${JSON.stringify(inboundBody(inbound))}::jsonb, ${text}, ${inbound.externalId},
+                    ${JSON.stringify(inbound.raw ?? null)}::jsonb, 'citizen', 'received', ${inbound.at}::timestamptz, now())
+            on conflict do nothing returning id`,
+      );
+      return rows.length > 0 ? 'inserted' : 'duplicate';
+    },
+
+    async createCase(input, folio, actor) {
+      const id = randomUUID();
+      const c = caseColumns(input);
+      const rows = await run(
+        tx,
+        sql`with seq as (
+              insert into case_sequences (prefix, year, last) values (${folio.prefix}, ${folio.year}, 1)
+              on conflict (prefix, year) do update set last = case_sequences.last + 1
+              returning last
+            ), ins as (
+              insert into cases (id, folio, folio_year, folio_seq, category, description, address, colonia, lat, lon, status,
+                                 department, queue, priority, sensitive, visibility, contact_preference, contact_id,
+                                 conversation_id, channel, sla_due_at)
+              select ${id}::uuid,
+                     ${folio.prefix} || '-' || ${String(folio.year)} || '-' || lpad(seq.last::text, greatest(6, length(seq.last::text)), '0'),
+                     ${folio.year}, seq.last, ${input.category}, ${input.description}, ${c.address}, ${c.colonia},
+                     ${c.lat}::double precision, ${c.lon}::double precision,
+                     ${initialStatus}, ${input.department}, ${input.queue}, ${c.priority},
+                     ${input.sensitive}, ${input.visibility}, ${c.contactPreference}, ${input.contactId}::uuid,
+                     ${input.conversationId}::uuid, ${input.channel}, ${input.slaDueAt.toISOString()}::timestamptz
+              from seq
+              returning *
+            ), ev as (
+              insert into case_events (case_id, actor, kind, data)
+              select id, ${actor}, 'created', jsonb_build_object('folio', folio, 'status', status) from ins
+            ), att as (
+              update attachments set case_id = (select id from ins)
+              where id in (select jsonb_array_elements_text(${JSON.stringify(input.attachmentIds ?? [])}::jsonb)::uuid)
+            )
+            select * from ins`,
+      );
+      const row = rows[0];
+      if (!row) throw new StoreError('STORE_UNAVAILABLE', 'Case insert returned nothing');
+      return toCase(row);
+    },
+
+    async findCase(folio) {
+      const rows = await run(tx, sql`select * from cases where folio = ${folio}`);
+      return rows[0] ? toCase(rows[0]) : null;
+    },
+
+    async addCaseEvent(caseId, actor, kind, data) {
+      await run(
+        tx,
+        sql`insert into case_events (case_id, actor, kind, data) values (${caseId}::uuid, ${actor}, ${kind}, ${JSON.stringify(data)}::jsonb)`,
+      );
+    },
+
+    async commitTurn(input): Promise<TurnCommit> {
+      const now = input.now.toISOString();
+      const items = input.outbound.map((o: PendingOutbound, ord) => {
+        const messageId = randomUUID();
+        return {
+          message_id: messageId,
+          outbox_id: randomUUID(),
+          kind: o.outbound.kind,
+          body: o.outbound,
+          text: outboundText(o.outbound),
+          author: o.author,
+          key: `out:${messageId}`,
+          ord,
+        };
+      });
+      const rows = await run(
+        tx,
+        sql`with upd as (
+              update conversations set dialog_state = ${JSON.stringify(input.state ?? null)}::jsonb,
+                     state_version = state_version + 1, mode = ${input.mode}, queue = ${input.queue},
+                     locale = ${input.locale},
+                     last_inbound_at = coalesce(${input.lastInboundAt?.toISOString() ?? null}::timestamptz, last_inbound_at),
+                     updated_at = ${now}::timestamptz
+              where id = ${input.conversation.id}::uuid and state_version = ${input.conversation.stateVersion}
+              returning id, state_version, channel, address, last_inbound_at
+            ), items as (
+              select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb)
+                as x(message_id uuid, outbox_id uuid, kind text, body jsonb, text text, author text, key text, ord int)
+            ), msg as (
+              insert into messages (id, conversation_id, direction, channel, kind, body, text, author, status, created_at, updated_at)
+              select i.message_id, upd.id, 'out', upd.channel, i.kind, i.body, i.text, i.author, 'pending',
+                     ${now}::timestamptz, ${now}::timestamptz
+              from upd cross join items i order by i.ord
+              returning id
+            ), ob as (
+              insert into outbox (id, message_id, conversation_id, channel, address, payload, idempotency_key, status,
+                                  next_attempt_at, last_inbound_at, created_at, updated_at)
+              select i.outbox_id, i.message_id, upd.id, upd.channel, upd.address, i.body, i.key, 'pending',
+                     ${now}::timestamptz, upd.last_inbound_at, ${now}::timestamptz, ${now}::timestamptz
+              from upd cross join items i join msg on msg.id = i.message_id order by i.ord
+              returning id
+            )
+            select (select state_version from upd) as version, (select count(*) from ob)::int as written`,
+      );
+      const version = rows[0]?.version;
+      if (version == null) {
+        throw new StoreError(
+          'STORE_VERSION_CONFLICT',
+          `Conversation ${input.conversation.id} was saved by another turn (expected version ${input.conversation.stateVersion})`,
+          { retryable: true },
+        );
+      }
+      return { stateVersion: Number(version), outboxIds: items.map((i) => i.outbox_id) };
+    },
+  };
+}
+
+/** Build the case store on an open database. */
+export function createPostgresCaseStore(database: Database, opts: { initialStatus?: string } = {}): CaseStore {
+  // The status a new case gets comes from the catalogue (`case-statuses.json` `initial`).
+  const initialStatus = opts.initialStatus ?? 'recibido';
+  const { db, counter } = database;
+
+  return {
+    async resolveConversation(input) {
+      const attempt = () =>
+        run(
+          db,
+          sql`with ident as (
+                select id, contact_id from channel_identities where channel = ${input.channel} and external_user = ${input.address.user}
+              ), conv as (
+                select c.* from conversations c join ident on c.identity_id = ident.id
+              ), new_contact as (
+                insert into contacts (id, locale) select ${randomUUID()}::uuid, ${input.locale}
+                where not exists (select 1 from ident) returning id
+              ), new_ident as (
+                insert into channel_identities (id, contact_id, channel, external_user)
+                select ${randomUUID()}::uuid, id, ${input.channel}, ${input.address.user} from new_contact
+                returning id, contact_id
+              ), any_ident as (
+                select id, contact_id from ident union all select id, contact_id from new_ident
+              ), new_conv as (
+                insert into conversations (id, contact_id, identity_id, channel, address, locale)
+                select ${randomUUID()}::uuid, contact_id, id, ${input.channel}, ${JSON.stringify(input.address)}::jsonb, ${input.locale}
+                from any_ident where not exists (select 1 from conv)
+                returning *
+              )
+              select * from conv union all select * from new_conv`,
+        );
+      let rows: Row[];
+      try {
+        rows = await attempt();
+      } catch (err) {
+        // Two nodes creating the same identity at once: the loser reads the winner's rows.
+        rows = await attempt().catch(() => {
+          throw err;
+        });
+      }
+      const row = rows[0];
+      if (!row) throw new StoreError('STORE_UNAVAILABLE', 'Could not resolve the conversation');
+      return toConversation(row);
+    },
+
+    async getConversation(id) {
+      const rows = await run(db, sql`select * from conversations where id = ${id}::uuid`);
+      return rows[0] ? toConversation(rows[0]) : null;
+    },
+
+    async transaction(fn) {
+      counter.transactions++;
+      counter.statements += 2;
+      return db.transaction(async (tx) => fn(createTx(tx, initialStatus)));
+    },
+
+    async listMessages(conversationId, opts = {}) {
+      const limit = opts.limit ?? 200;
+      const rows = await run(
+        db,
+        sql`select * from (select * from messages where conversation_id = ${conversationId}::uuid order by seq desc limit ${limit}) m order by seq asc`,
+      );
+      return rows.map(toMessage);
+    },
+
+    async listConversations(filter: ConversationFilter) {
+      const rows = await run(
+        db,
+        sql`select * from conversations
+            where (${filter.mode ?? null}::text is null or mode = ${filter.mode ?? null})
+              and (${filter.queue ?? null}::text is null or queue = ${filter.queue ?? null})
+            order by updated_at desc limit ${filter.limit ?? 100}`,
+      );
+      return rows.map(toConversation);
+    },
+
+    async findCase(folio) {
+      return createTx(db, initialStatus).findCase(folio);
+    },
+
+    async listCases(filter) {
+      const rows = await run(
+        db,
+        sql`select * from cases
+            where (${filter.contactId ?? null}::uuid is null or contact_id = ${filter.contactId ?? null}::uuid)
+              and (${filter.status ?? null}::text is null or status = ${filter.status ?? null})
+            order by created_at desc, folio desc limit ${filter.limit ?? 100}`,
+      );
+      return rows.map(toCase);
+    },
+
+    async caseEvents(caseId) {
+      const rows = await run(db, sql`select * from case_events where case_id = ${caseId}::uuid order by id asc`);
+      return rows.map(
+        (r): CaseEvent => ({
+          id: Number(r.id),
+          caseId: String(r.case_id),
+          at: date(r.at),
+          actor: String(r.actor),
+          kind: String(r.kind),
+          data: json(r.data) as Record<string, unknown>,
+        }),
+      );
+    },
+
+    async addCaseEvent(caseId, actor, kind, data) {
+      return createTx(db, initialStatus).addCaseEvent(caseId, actor, kind, data);
+    },
+
+    async importCase(input: ImportedCase, actor) {
+      const m = /^([A-Z0-9]+)-(\d{4})-(\d{6,})$/.exec(input.folio);
+      if (!m) throw new StoreError('STORE_NOT_FOUND', `Not a folio: ${input.folio}`);
+      const [, prefix, yearText, seqText] = m as unknown as [string, string, string, string];
+      const year = Number(yearText);
+      const seq = Number(seqText);
+      const id = randomUUID();
+      const c = caseColumns(input);
+      const rows = await run(
+        db,
+        sql`with seq as (
+              insert into case_sequences (prefix, year, last) values (${prefix}, ${year}, ${seq})
+              on conflict (prefix, year) do update set last = greatest(case_sequences.last, excluded.last)
+            ), ins as (
+              insert into cases (id, folio, folio_year, folio_seq, category, description, address, colonia, lat, lon, status,
+                                 department, queue, priority, sensitive, visibility, contact_preference, contact_id,
+                                 conversation_id, channel, sla_due_at, created_at, updated_at)
+              values (${id}::uuid, ${input.folio}, ${year}, ${seq}, ${input.category}, ${input.description}, ${c.address},
+                      ${c.colonia}, ${c.lat}::double precision, ${c.lon}::double precision, ${input.status},
+                      ${input.department}, ${input.queue}, ${c.priority}, ${input.sensitive}, ${input.visibility},
+                      ${c.contactPreference}, ${input.contactId}::uuid, ${input.conversationId}::uuid, ${input.channel},
+                      ${input.slaDueAt.toISOString()}::timestamptz, ${input.createdAt.toISOString()}::timestamptz,
+                      ${input.createdAt.toISOString()}::timestamptz)
+              returning *
+            ), ev as (
+              insert into case_events (case_id, actor, kind, data)
+              select id, ${actor}, 'imported', jsonb_build_object('folio', folio, 'status', status) from ins
+            )
+            select * from ins`,
+      );
+      const row = rows[0];
+      if (!row) throw new StoreError('STORE_UNAVAILABLE', 'Case import returned nothing');
+      return toCase(row);
+    },
+
+    async applyReceipt(channel, externalId, status, error) {
+      const rank = { sent: 1, delivered: 2, read: 3, failed: 4 } as const;
+      const rows = await run(
+        db,
+        sql`update messages set status = ${status}, failure_reason = coalesce(${error ?? null}, failure_reason), updated_at = now()
+            where channel = ${channel} and direction = 'out' and external_id = ${externalId}
+              and (case status when 'pending' then 0 when 'sent' then 1 when 'delivered' then 2 when 'read' then 3 else 4 end) < ${rank[status]}
+            returning id`,
+      );
+      return rows.length > 0;
+    },
+  };
+}
+
+/** Build the outbox store on an open database. */
+export function createPostgresOutboxStore(database: Database): OutboxStore {
+  const { db } = database;
+  return {
+    async lease({ ids, now, leaseMs, limit }) {
+      const nowIso = now.toISOString();
+      const until = new Date(now.getTime() + leaseMs).toISOString();
+      const byId = ids !== undefined;
+      const rows = await run(
+        db,
+        sql`update outbox set status = 'sending', attempts = attempts + 1, leased_until = ${until}::timestamptz,
+                   updated_at = ${nowIso}::timestamptz
+            where id in (
+              select id from outbox
+              where ${
+                byId
+                  ? sql`id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid) and (status in ('pending', 'retrying') or (status = 'sending' and leased_until < ${nowIso}::timestamptz))`
+                  : sql`((status in ('pending', 'retrying') and next_attempt_at <= ${nowIso}::timestamptz)
+                         or (status = 'sending' and leased_until < ${nowIso}::timestamptz))`
+              }
+              order by seq limit ${limit ?? 100}
+              for update skip locked
+            )
+            returning *`,
+      );
+      return rows.map(toOutbox).sort((a, b) => (ids ? ids.indexOf(a.id) - ids.indexOf(b.id) : 0));
+    },
+
+    async markSent(id, externalId, now) {
+      await run(
+        db,
+        sql`with o as (
+              update outbox set status = 'sent', leased_until = null, last_error = null, updated_at = ${now.toISOString()}::timestamptz
+              where id = ${id}::uuid returning message_id
+            )
+            update messages set status = case when messages.status = 'pending' then 'sent' else messages.status end,
+                   external_id = ${externalId}, failure_reason = null, updated_at = ${now.toISOString()}::timestamptz
+            from o where messages.id = o.message_id`,
+      );
+    },
+
+    async markRetry(id, error, nextAttemptAt, now) {
+      await run(
+        db,
+        sql`update outbox set status = 'retrying', leased_until = null, last_error = ${error},
+                   next_attempt_at = ${nextAttemptAt.toISOString()}::timestamptz, updated_at = ${now.toISOString()}::timestamptz
+            where id = ${id}::uuid`,
+      );
+    },
+
+    async markDead(id, reason, now) {
+      await run(
+        db,
+        sql`with o as (
+              update outbox set status = 'dead', leased_until = null, last_error = ${reason}, updated_at = ${now.toISOString()}::timestamptz
+              where id = ${id}::uuid returning message_id
+            )
+            update messages set status = 'failed', failure_reason = ${reason}, updated_at = ${now.toISOString()}::timestamptz
+            from o where messages.id = o.message_id`,
+      );
+    },
+
+    async depth() {
+      const rows = await run(db, sql`select count(*)::int as n from outbox where status in ('pending', 'sending', 'retrying')`);
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async get(id) {
+      const rows = await run(db, sql`select * from outbox where id = ${id}::uuid`);
+      return rows[0] ? toOutbox(rows[0]) : null;
+    },
+
+    async listDead(limit) {
+      const rows = await run(db, sql`select * from outbox where status = 'dead' order by updated_at desc limit ${limit}`);
+      return rows.map(toOutbox);
+    },
+  };
+}
