@@ -284,6 +284,8 @@ export interface ConversationFilter {
 export interface CaseStore {
   /** Resolve contact + channel identity + conversation for an address, creating them on first contact. */
   resolveConversation(input: ResolveInput): Promise<ConversationRecord>;
+  /** The conversation of a channel identity, without creating anything. */
+  findConversation(channel: string, user: string): Promise<ConversationRecord | null>;
   /** Read a conversation by id. */
   getConversation(id: ConversationId): Promise<ConversationRecord | null>;
   /** Run `fn` in one database transaction; everything in it commits or none of it does. */

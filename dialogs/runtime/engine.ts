@@ -20,6 +20,8 @@ export interface DialogState {
   readonly v: number;
   readonly dialog: DialogId | null;
   readonly slots: Record<string, unknown>;
+  /** Ids of the choices offered last, so a numeric reply ("2") on text-only channels selects one. */
+  readonly choices?: readonly string[];
 }
 
 const EMPTY: DialogState = { v: STATE_VERSION, dialog: null, slots: {} };
@@ -116,6 +118,9 @@ export async function runEngine(
     return deps.flows[id].begin(ctx(), u);
   };
 
+  const picked = input.kind === 'text' ? /^\s*(\d{1,2})\s*$/.exec(input.text) : null;
+  const pickedId = picked ? loaded.choices?.[Number(picked[1]) - 1] : undefined;
+  if (pickedId && input.kind === 'text') input = { kind: 'choice', choiceId: pickedId, text: input.text };
   const text = input.kind === 'text' ? input.text : undefined;
   const u: Understanding = text !== undefined ? understand(text, deps.catalog, deps.folioPrefix) : { intent: 'unknown', entities: {} };
   trace.intent = u.intent;
@@ -169,5 +174,7 @@ export async function runEngine(
   }
   trace.activeForm = dialog ? (FORM_NAMES[dialog] ?? null) : null;
   if (!dialog) trace.awaiting = null;
-  return { state: { v: STATE_VERSION, dialog, slots }, outbound, trace, result, stale };
+  const lastChoices = outbound.findLast((o) => o.kind === 'choices');
+  const choices = lastChoices?.kind === 'choices' ? lastChoices.choices.map((c) => c.id) : undefined;
+  return { state: { v: STATE_VERSION, dialog, slots, ...(choices ? { choices } : {}) }, outbound, trace, result, stale };
 }

@@ -332,6 +332,15 @@ export function createPostgresCaseStore(database: Database, opts: { initialStatu
       return toConversation(row);
     },
 
+    async findConversation(channel, user) {
+      const rows = await run(
+        db,
+        sql`select c.* from conversations c join channel_identities i on i.id = c.identity_id
+            where i.channel = ${channel} and i.external_user = ${user}`,
+      );
+      return rows[0] ? toConversation(rows[0]) : null;
+    },
+
     async getConversation(id) {
       const rows = await run(db, sql`select * from conversations where id = ${id}::uuid`);
       return rows[0] ? toConversation(rows[0]) : null;

@@ -1,0 +1,18 @@
+/**
+ * The channel registry. Open a PR to add another channel: add its literal to `ChannelName` in `contract.ts`,
+ * write `channels/<name>.ts`, and add one line here.
+ *
+ * Only channels that exist are listed; the `satisfies` keeps every key a real `ChannelName` and every value a
+ * definition of that same name.
+ */
+import type { ChannelName } from './contract.ts';
+import { webchat } from './webchat.ts';
+
+export const channels = {
+  webchat,
+} satisfies { [K in ChannelName]?: { name: K } };
+
+export { webchat, webchatConfig, outboundDto } from './webchat.ts';
+export type { ChatMessageDto, WebchatAdapter, WebchatConfig, ClientMessage, SendAck } from './webchat.ts';
+export { inboundId, degrade, withDegradation, defineChannel } from './kit/index.ts';
+export type { ChannelLogger } from './kit/index.ts';

@@ -1,0 +1,553 @@
+/**
+ * The composition root: reads the environment once (zod), opens the database, builds adapters and the runtime,
+ * mounts HTTP routes and socket.io. `createApp(config)` is also what `cli/`, tests and benchmarks use.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import Fastify, { LogController } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import client from 'prom-client';
+import { Server as SocketServer } from 'socket.io';
+import { z } from 'zod';
+import { ToolkitError } from './channels/contract.ts';
+import type { ChannelAdapter, ContactId, ConversationId } from './channels/contract.ts';
+import { outboundDto, webchat, webchatConfig } from './channels/index.ts';
+import type { ChatMessageDto, WebchatAdapter } from './channels/index.ts';
+import type { DeskPort } from './dialogs/contract.ts';
+import { createRuntime } from './dialogs/index.ts';
+import type { Clock, RetryPolicy, Runtime } from './dialogs/index.ts';
+import { loadCatalog } from './integrations/catalog/index.ts';
+import { IntegrationError } from './integrations/contract.ts';
+import type { CaseStore, Catalog, JobQueue, MessageRecord, OutboxStore } from './integrations/contract.ts';
+import { createPgBossJobQueue } from './integrations/jobs/pg-boss.ts';
+import { acquireDataLock, openPglite, openPostgres, ping } from './integrations/storage/db.ts';
+import type { Database } from './integrations/storage/db.ts';
+import { createFileMediaStore } from './integrations/storage/media.ts';
+import { createPostgresCaseStore, createPostgresOutboxStore } from './integrations/storage/store.ts';
+
+const ROOT = fileURLToPath(new URL('.', import.meta.url));
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+/** Every environment variable Ventanilla reads (documented in the README's configuration table). */
+export const ConfigSchema = z
+  .object({
+    HOST: z.string().default('0.0.0.0'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    DATA_DIR: z.string().default('./data'),
+    DATABASE_URL: z.string().url().optional(),
+    REDIS_URL: z.string().url().optional(),
+    PUBLIC_URL: z.string().url().optional(),
+    FOLIO_PREFIX: z.string().regex(/^[A-Z]{2,6}$/, 'must be 2-6 capital letters').default('VER'),
+    CATALOG_DIR: z.string().default(resolve(ROOT, 'catalog')),
+    SERVICE_TIMEZONE: z
+      .string()
+      .default('America/Mexico_City')
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be an IANA time zone such as America/Mexico_City'),
+    ADMIN_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    WEBCHAT_ALLOWED_ORIGINS: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+    TRUST_PROXY: bool.default(false),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    MAX_INBOUND_TEXT: z.coerce.number().int().positive().default(4096),
+    OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  })
+  .transform((c) => ({ ...c, PUBLIC_URL: c.PUBLIC_URL ?? `http://localhost:${c.PORT}` }));
+
+/** Parsed configuration. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Parse the environment; every problem names the variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.in.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
+  );
+  const parsed = ConfigSchema.safeParse(known);
+  if (!parsed.success) {
+    const list = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
+    throw new IntegrationError('CONFIG_INVALID', `Invalid configuration: ${list}`);
+  }
+  return parsed.data;
+}
+
+/** Test and tool hooks that are not configuration. */
+export interface AppOverrides {
+  /** An already-open database (tests open PGlite from a migrated template). Not closed by the app. */
+  readonly database?: Database;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  /** Extra adapters (e.g. a test-only loopback channel). */
+  readonly extraChannels?: readonly ChannelAdapter[];
+  readonly retry?: RetryPolicy;
+  /** Run pg-boss (retries, sweeps). Default true. */
+  readonly jobs?: boolean;
+  /** pg-boss polling interval (seconds). */
+  readonly jobPollingSeconds?: number;
+  readonly random?: () => number;
+}
+
+/** A built application. */
+export interface App {
+  readonly config: Config;
+  readonly http: FastifyInstance;
+  readonly io: SocketServer;
+  readonly runtime: Runtime;
+  readonly store: CaseStore;
+  readonly outbox: OutboxStore;
+  readonly database: Database;
+  readonly catalog: Catalog;
+  readonly webchat: WebchatAdapter;
+  readonly metrics: client.Registry;
+  readonly log: Logger;
+  /** Listen on HOST:PORT; resolves to the base URL. */
+  listen(): Promise<string>;
+  /** Graceful shutdown: stop intake, drain turns and deliveries, close the database. */
+  close(): Promise<void>;
+}
+
+/** Error codes of the HTTP surface itself (admin auth, unknown routes, unexpected failures). */
+export const APP_ERROR_CODES = {
+  ADMIN_UNAUTHORIZED: 'An admin endpoint was called without the right `Authorization: Bearer $ADMIN_TOKEN`.',
+  HTTP_NOT_FOUND: 'No route matches the request.',
+  HTTP_INTERNAL: 'An unexpected server error; details are in the server log, never in the response.',
+} as const;
+
+const PHONE = /\+?\d[\d\s().-]{8,}\d/g;
+const EMAIL = /[\w.+-]+@[\w-]+\.[\w.-]+/g;
+
+function scrub(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return value.replace(EMAIL, '[email]').replace(PHONE, '[phone]');
+  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth + 1)]));
+}
+
+/** The pino logger: JSON lines, secrets redacted by path, phone numbers and e-mails scrubbed from values. */
+export function createLogger(level: Config['LOG_LEVEL'], destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level,
+      redact: {
+        paths: [
+          'secret',
+          'token',
+          'password',
+          'authorization',
+          '*.secret',
+          '*.token',
+          '*.password',
+          '*.authorization',
+          'headers.authorization',
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'config.ADMIN_TOKEN',
+          'config.DATABASE_URL',
+          'config.REDIS_URL',
+        ],
+        censor: '[redacted]',
+      },
+      formatters: { log: (obj) => scrub(obj) as Record<string, unknown> },
+    },
+    destination ?? pino.destination({ dest: 2, sync: false }),
+  );
+}
+
+function messageDto(m: MessageRecord): ChatMessageDto {
+  if (m.direction === 'out') {
+    const dto = outboundDto(m.id, m.body as Parameters<typeof outboundDto>[1], m.createdAt);
+    return { ...dto, status: m.status };
+  }
+  return { id: m.id, direction: 'in', kind: m.kind, text: m.text, at: m.createdAt.toISOString() };
+}
+
+/** Build the whole product. Nothing listens until `listen()`. */
+export async function createApp(config: Config, overrides: AppOverrides = {}): Promise<App> {
+  const log = overrides.logger ?? createLogger(config.LOG_LEVEL);
+  const catalog = await loadCatalog(config.CATALOG_DIR);
+
+  let releaseLock: (() => void) | undefined;
+  let database = overrides.database;
+  const ownsDatabase = !database;
+  if (!database) {
+    if (config.DATABASE_URL) {
+      database = await openPostgres(config.DATABASE_URL);
+    } else {
+      const dataDir = resolve(config.DATA_DIR);
+      releaseLock = acquireDataLock(dataDir);
+      try {
+        database = await openPglite({ dataDir });
+      } catch (err) {
+        releaseLock();
+        throw err;
+      }
+    }
+    try {
+      await database.migrate();
+    } catch (err) {
+      await database.close();
+      releaseLock?.();
+      throw err;
+    }
+  }
+  const db: Database = database;
+
+  const store = createPostgresCaseStore(db, { initialStatus: catalog.initialStatus });
+  const outbox = createPostgresOutboxStore(db);
+  const media = createFileMediaStore(db, resolve(config.DATA_DIR, 'media'));
+
+  // Metrics
+  const registry = new client.Registry();
+  client.collectDefaultMetrics({ register: registry, prefix: 'ventanilla_' });
+  const turns = new client.Counter({ name: 'ventanilla_turns_total', help: 'Turns by channel and outcome', labelNames: ['channel', 'outcome'], registers: [registry] });
+  const turnSeconds = new client.Histogram({
+    name: 'ventanilla_turn_duration_seconds',
+    help: 'Time from inbound to committed turn',
+    labelNames: ['channel'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [registry],
+  });
+  const messages = new client.Counter({ name: 'ventanilla_messages_total', help: 'Messages by direction and channel', labelNames: ['direction', 'channel'], registers: [registry] });
+  const outboxFailures = new client.Counter({ name: 'ventanilla_outbox_failures_total', help: 'Failed delivery attempts (final = dead-lettered)', labelNames: ['channel', 'final'], registers: [registry] });
+  new client.Gauge({
+    name: 'ventanilla_outbox_depth',
+    help: 'Outbox entries not yet sent nor dead',
+    registers: [registry],
+    async collect() {
+      this.set(await outbox.depth().catch(() => -1));
+    },
+  });
+  new client.Gauge({
+    name: 'ventanilla_db_statements',
+    help: 'SQL statements sent since start (BEGIN and COMMIT included)',
+    registers: [registry],
+    collect() {
+      this.set(db.counter.statements);
+    },
+  });
+  new client.Gauge({
+    name: 'ventanilla_db_transactions',
+    help: 'Transactions since start',
+    registers: [registry],
+    collect() {
+      this.set(db.counter.transactions);
+    },
+  });
+
+  // HTTP + socket.io
+  const http: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), trustProxy: config.TRUST_PROXY, bodyLimit: 1024 * 1024 });
+  const io = new SocketServer(http.server, {
+    maxHttpBufferSize: 64 * 1024,
+    serveClient: false,
+    cors: {
+      origin: (origin, cb) => cb(null, webchatAdapter.originAllowed(origin, undefined) ? true : false),
+      credentials: false,
+    },
+  });
+  let redisClose: (() => Promise<void>) | undefined;
+  if (config.REDIS_URL) {
+    const { createClient } = await import('redis');
+    const { createAdapter } = await import('@socket.io/redis-adapter');
+    const pub = createClient({ url: config.REDIS_URL });
+    const sub = pub.duplicate();
+    pub.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+    sub.on('error', (err: Error) => log.warn({ err: err.message }, 'redis error'));
+    await Promise.all([pub.connect(), sub.connect()]);
+    io.adapter(createAdapter(pub, sub));
+    redisClose = async () => {
+      await Promise.allSettled([pub.quit(), sub.quit()]);
+    };
+  }
+
+  const webchatAdapter: WebchatAdapter = webchat.create(
+    webchatConfig.parse({
+      allowedOrigins: config.WEBCHAT_ALLOWED_ORIGINS,
+      publicOrigin: config.PUBLIC_URL,
+      trustProxy: config.TRUST_PROXY,
+    }),
+    {
+      io,
+      media,
+      log: log.child({ channel: 'webchat' }),
+      ...(overrides.clock ? { now: () => overrides.clock!.now() } : {}),
+      history: async (user) => {
+        const conversation = await store.findConversation('webchat', user);
+        if (!conversation) return [];
+        return (await store.listMessages(conversation.id, { limit: 100 })).map(messageDto);
+      },
+    },
+  );
+
+  const adapters = new Map<string, ChannelAdapter>([[webchatAdapter.name, webchatAdapter]]);
+  for (const extra of overrides.extraChannels ?? []) adapters.set(extra.name, extra);
+
+  let jobs: JobQueue | undefined;
+  if (overrides.jobs !== false) {
+    jobs = await createPgBossJobQueue(db, {
+      pollingIntervalSeconds: overrides.jobPollingSeconds ?? 2,
+      onError: (err) => log.warn({ err: err.message }, 'pg-boss error'),
+    });
+  }
+
+  // Until the agent desk lands, queued conversations are persisted and listed through the admin API.
+  const desk: DeskPort = {
+    async deliver(conversation) {
+      log.info({ conversationId: conversation.id, mode: conversation.mode }, 'message stored for the desk');
+    },
+    async requested(conversation, summary) {
+      log.info({ conversationId: conversation.id, queue: conversation.queue, intent: summary.intent }, 'hand-off requested');
+    },
+  };
+
+  const runtime = createRuntime({
+    store,
+    outbox,
+    channels: adapters,
+    desk,
+    catalog,
+    ...(jobs ? { jobs } : {}),
+    ...(overrides.clock ? { clock: overrides.clock } : {}),
+    ...(overrides.random ? { random: overrides.random } : {}),
+    log: log.child({ component: 'runtime' }),
+    folioPrefix: config.FOLIO_PREFIX,
+    timeZone: config.SERVICE_TIMEZONE,
+    maxInboundText: config.MAX_INBOUND_TEXT,
+    retry: overrides.retry ?? { maxAttempts: config.OUTBOX_MAX_ATTEMPTS, baseDelayMs: 2_000, maxDelayMs: 15 * 60_000 },
+    metrics: {
+      turn: (channel, seconds, outcome) => {
+        turns.inc({ channel, outcome });
+        turnSeconds.observe({ channel }, seconds);
+      },
+      message: (direction, channel) => messages.inc({ direction, channel }),
+      outboxFailure: (channel, final) => outboxFailures.inc({ channel, final: String(final) }),
+    },
+    outboxEvents: {
+      sent: (entry) => messages.inc({ direction: 'out', channel: entry.channel }),
+      retry: (entry) => outboxFailures.inc({ channel: entry.channel, final: 'false' }),
+      dead: (entry) => outboxFailures.inc({ channel: entry.channel, final: 'true' }),
+    },
+    onError: (e) =>
+      log.error(
+        { conversationId: e.conversationId, channel: e.inbound.address.channel, code: e.error instanceof ToolkitError ? e.error.code : 'UNEXPECTED', err: e.error instanceof Error ? e.error.message : String(e.error) },
+        'turn failed',
+      ),
+  });
+
+  // Routes
+  http.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
+    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    if (status >= 500) log.error({ code: err.code, err: err.message, url: req.url.split('?')[0] }, 'request failed');
+    const code = err instanceof ToolkitError ? err.code : status === 413 ? 'CHANNEL_UPLOAD_TOO_LARGE' : status < 500 ? 'CHANNEL_PAYLOAD_INVALID' : 'HTTP_INTERNAL';
+    void reply.status(status).send({ code, message: status >= 500 ? 'Internal error' : err.message });
+  });
+  http.setNotFoundHandler((_req, reply) => {
+    void reply.status(404).send({ code: 'HTTP_NOT_FOUND', message: 'Not found' });
+  });
+
+  http.addContentTypeParser(/^image\/.*/, { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  http.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  const corsHeaders = (req: FastifyRequest, reply: FastifyReply) => {
+    const origin = req.headers.origin;
+    if (origin && webchatAdapter.originAllowed(origin, req.headers.host)) {
+      void reply.header('access-control-allow-origin', origin).header('vary', 'Origin');
+    }
+  };
+  http.options('/webchat/uploads', async (req, reply) => {
+    corsHeaders(req, reply);
+    return reply
+      .header('access-control-allow-methods', 'POST')
+      .header('access-control-allow-headers', 'authorization, content-type')
+      .status(204)
+      .send();
+  });
+  http.post('/webchat/uploads', { bodyLimit: 10 * 1024 * 1024 + 1 }, async (req, reply) => {
+    corsHeaders(req, reply);
+    if (req.headers.origin && !webchatAdapter.originAllowed(req.headers.origin, req.headers.host)) {
+      return reply.status(403).send({ code: 'CHANNEL_ORIGIN_FORBIDDEN', message: 'Origin not allowed' });
+    }
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const result = await webchatAdapter.upload({ headers: req.headers, ip: req.ip, body });
+    if (result.headers) void reply.headers(result.headers);
+    return reply.status(result.status).send(result.body);
+  });
+
+  let widget: Promise<string> | undefined;
+  const widgetJs = () =>
+    (widget ??= build({
+      entryPoints: [resolve(ROOT, 'channels/webchat-widget/widget.ts')],
+      bundle: true,
+      minify: true,
+      format: 'iife',
+      target: ['es2019', 'safari13'],
+      write: false,
+      legalComments: 'none',
+    }).then((r) => r.outputFiles[0]?.text ?? ''));
+  const demoHtml = readFileSync(resolve(ROOT, 'channels/webchat-widget/demo.html'), 'utf8').replaceAll(
+    '{{municipality}}',
+    catalog.municipality,
+  );
+
+  http.get('/widget.js', async (_req, reply) =>
+    reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(await widgetJs()),
+  );
+  http.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(demoHtml));
+  http.get('/healthz', async () => ({ status: 'ok' }));
+  http.get('/readyz', async (_req, reply) => {
+    try {
+      await ping(db);
+      const migrated = await db.migrationsApplied();
+      if (!migrated) return reply.status(503).send({ status: 'not-ready', database: 'ok', migrations: 'pending' });
+      return { status: 'ready', database: 'ok', migrations: 'applied', channels: { webchat: 'ready' } };
+    } catch {
+      return reply.status(503).send({ status: 'not-ready', database: 'unreachable' });
+    }
+  });
+  http.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+
+  if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox);
+
+  await webchatAdapter.start?.((inbound) => runtime.handle(inbound).then(() => undefined));
+  await runtime.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    config,
+    http,
+    io,
+    runtime,
+    store,
+    outbox,
+    database: db,
+    catalog,
+    webchat: webchatAdapter,
+    metrics: registry,
+    log,
+    async listen() {
+      await http.listen({ host: config.HOST, port: config.PORT });
+      const addr = http.server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : config.PORT;
+      return `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+    },
+    close() {
+      closing ??= (async () => {
+        const deadline = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_TIMEOUT_MS).unref());
+        await webchatAdapter.stop?.();
+        await Promise.race([runtime.drain(), deadline]);
+        await jobs?.stop(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS)).catch(() => undefined);
+        await new Promise<void>((r) => io.close(() => r()));
+        await http.close().catch(() => undefined);
+        await redisClose?.();
+        if (ownsDatabase) await db.close();
+        releaseLock?.();
+      })();
+      return closing;
+    },
+  };
+}
+
+function registerAdmin(http: FastifyInstance, token: string, store: CaseStore, outbox: OutboxStore): void {
+  const expected = Buffer.from(`Bearer ${token}`);
+  http.register(
+    async (admin) => {
+      admin.addHook('onRequest', async (req, reply) => {
+        const given = Buffer.from(req.headers.authorization ?? '');
+        const { timingSafeEqual } = await import('node:crypto');
+        if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+          return reply.status(401).send({ code: 'ADMIN_UNAUTHORIZED', message: 'Send Authorization: Bearer $ADMIN_TOKEN' });
+        }
+      });
+      const limit = z.coerce.number().int().min(1).max(500).default(100);
+      admin.get('/cases', async (req) => {
+        const q = z.object({ status: z.string().optional(), limit, contactId: z.string().uuid().optional() }).parse(req.query);
+        return {
+          cases: await store.listCases({ ...(q.status ? { status: q.status } : {}), limit: q.limit, ...(q.contactId ? { contactId: q.contactId as ContactId } : {}) }),
+        };
+      });
+      admin.get('/cases/:folio', async (req, reply) => {
+        const { folio } = z.object({ folio: z.string().min(1).max(40) }).parse(req.params);
+        const found = await store.findCase(folio.toUpperCase());
+        if (!found) return reply.status(404).send({ code: 'STORE_NOT_FOUND', message: `No case ${folio}` });
+        await store.addCaseEvent(found.id, 'admin', 'viewed', { via: 'admin-api' });
+        return { case: found, events: await store.caseEvents(found.id) };
+      });
+      admin.get('/conversations', async (req) => {
+        const q = z.object({ mode: z.enum(['bot', 'queued', 'agent']).optional(), queue: z.string().optional(), limit }).parse(req.query);
+        return { conversations: await store.listConversations(q.mode ? { mode: q.mode, ...(q.queue ? { queue: q.queue } : {}), limit: q.limit } : { limit: q.limit }) };
+      });
+      admin.get('/conversations/:id/messages', async (req) => {
+        const { id } = z.object({ id: z.string().uuid() }).parse(req.params);
+        return { messages: await store.listMessages(id as ConversationId) };
+      });
+      admin.get('/outbox/dead', async (req) => {
+        const q = z.object({ limit }).parse(req.query);
+        return { entries: await outbox.listDead(q.limit) };
+      });
+    },
+    { prefix: '/admin' },
+  );
+}
+
+/** Run the server (`npm start`). */
+async function main(): Promise<void> {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.LOG_LEVEL);
+  const started = performance.now();
+  let app: App;
+  try {
+    app = await createApp(config, { logger: log });
+  } catch (err) {
+    const code = err instanceof ToolkitError ? err.code : 'UNEXPECTED';
+    log.fatal({ code, err: (err as Error).message }, 'could not start');
+    log.flush();
+    process.stderr.write(`Ventanilla could not start: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const url = await app.listen();
+  log.info(
+    { url, publicUrl: config.PUBLIC_URL, database: app.database.kind, startupMs: Math.round(performance.now() - started) },
+    'Ventanilla is ready',
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    void app.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: String(err) }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  void main();
+}
