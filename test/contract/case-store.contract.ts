@@ -1,0 +1,241 @@
+/**
+ * The CaseStore contract: every storage backend passes these (run on PGlite always, on PostgreSQL when
+ * TEST_DATABASE_URL is set), after botbuilder's `StorageBaseTests`.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Address, Inbound } from '../../channels/contract.ts';
+import type { CaseStore, ConversationRecord, NewCase } from '../../integrations/contract.ts';
+import { StoreError } from '../../integrations/contract.ts';
+import type { Database } from '../../integrations/storage/db.ts';
+import { createPostgresCaseStore } from '../../integrations/storage/store.ts';
+import type { Backend } from '../helpers/db.ts';
+import { resetDatabase } from '../helpers/db.ts';
+
+const now = new Date('2026-03-10T16:00:00Z');
+
+function inbound(address: Address, externalId: string, text = 'hola'): Inbound {
+  return { id: randomUUID(), externalId, address, at: now.toISOString(), kind: 'text', text, raw: { text } };
+}
+
+function newCase(conv: ConversationRecord, over: Partial<NewCase> = {}): NewCase {
+  return {
+    category: 'baches',
+    description: 'Bache enorme',
+    address: 'Av. Juárez 10',
+    colonia: 'Centro',
+    lat: 18.146,
+    lon: -94.4609,
+    department: 'Obras Públicas',
+    queue: 'obras_publicas',
+    sensitive: false,
+    visibility: 'public',
+    contactId: conv.contactId,
+    conversationId: conv.id,
+    channel: 'webchat',
+    slaDueAt: new Date(now.getTime() + 3_600_000),
+    ...over,
+  };
+}
+
+/** Run the case-store contract against a backend. */
+export function caseStoreContract(backend: Backend): void {
+  describe(`CaseStore contract (${backend.name})`, () => {
+    let db: Database;
+    let store: CaseStore;
+    const address = (user = randomUUID()): Address => ({ channel: 'webchat', user });
+    const resolve = (a: Address) => store.resolveConversation({ channel: a.channel, address: a, locale: 'es-MX', now });
+
+    beforeAll(async () => {
+      db = await backend.open();
+      store = createPostgresCaseStore(db);
+    });
+    afterAll(async () => {
+      await db.close();
+    });
+    beforeEach(async () => {
+      await resetDatabase(db);
+    });
+
+    it('creates a contact, identity and conversation on first contact and finds them again', async () => {
+      const a = address();
+      const first = await resolve(a);
+      const again = await resolve(a);
+      expect(again.id).toBe(first.id);
+      expect(again.contactId).toBe(first.contactId);
+      expect(first.mode).toBe('bot');
+      expect(first.stateVersion).toBe(0);
+      expect(await store.findConversation('webchat', a.user)).toMatchObject({ id: first.id });
+      expect(await store.findConversation('webchat', 'nobody')).toBeNull();
+    });
+
+    it('reads its own writes: state, mode and messages after a committed turn', async () => {
+      const conv = await resolve(address());
+      const commit = await store.transaction(async (tx) => {
+        expect(await tx.appendInbound(conv.id, inbound(conv.address, 'm1'), 'hola')).toBe('inserted');
+        return tx.commitTurn({
+          conversation: conv,
+          state: { v: 1, dialog: 'file-complaint', slots: { category: 'baches' } },
+          mode: 'queued',
+          queue: 'obras_publicas',
+          locale: 'en',
+          lastInboundAt: now,
+          outbound: [{ outbound: { kind: 'text', text: 'Hola' }, author: 'bot' }],
+          now,
+        });
+      });
+      expect(commit.stateVersion).toBe(1);
+      expect(commit.outboxIds).toHaveLength(1);
+      const saved = await store.getConversation(conv.id);
+      expect(saved).toMatchObject({
+        stateVersion: 1,
+        mode: 'queued',
+        queue: 'obras_publicas',
+        locale: 'en',
+        state: { v: 1, dialog: 'file-complaint', slots: { category: 'baches' } },
+      });
+      expect(saved?.lastInboundAt?.toISOString()).toBe(now.toISOString());
+      const msgs = await store.listMessages(conv.id);
+      expect(msgs.map((m) => [m.direction, m.text, m.status])).toEqual([
+        ['in', 'hola', 'received'],
+        ['out', 'Hola', 'pending'],
+      ]);
+    });
+
+    it('rejects a stale version with STORE_VERSION_CONFLICT and writes nothing of that turn', async () => {
+      const conv = await resolve(address());
+      const turn = (c: ConversationRecord, ext: string) =>
+        store.transaction(async (tx) => {
+          await tx.appendInbound(c.id, inbound(c.address, ext), ext);
+          return tx.commitTurn({ conversation: c, state: { n: ext }, mode: 'bot', queue: null, locale: 'es-MX', lastInboundAt: now, outbound: [{ outbound: { kind: 'text', text: ext }, author: 'bot' }], now });
+        });
+      await turn(conv, 'first');
+      const err = await turn(conv, 'second').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).code).toBe('STORE_VERSION_CONFLICT');
+      expect((err as StoreError).retryable).toBe(true);
+      const msgs = await store.listMessages(conv.id);
+      expect(msgs.map((m) => m.text)).toEqual(['first', 'first']);
+      expect((await store.getConversation(conv.id))?.state).toEqual({ n: 'first' });
+    });
+
+    it('keeps append order', async () => {
+      const conv = await resolve(address());
+      let c = conv;
+      for (const n of [1, 2, 3]) {
+        const commit = await store.transaction(async (tx) => {
+          await tx.appendInbound(c.id, inbound(c.address, `in-${n}`, `in ${n}`), `in ${n}`);
+          return tx.commitTurn({
+            conversation: c,
+            state: null,
+            mode: 'bot',
+            queue: null,
+            locale: 'es-MX',
+            lastInboundAt: now,
+            outbound: [
+              { outbound: { kind: 'text', text: `out ${n}a` }, author: 'bot' },
+              { outbound: { kind: 'choices', text: `out ${n}b`, choices: [{ id: 'x', label: 'X' }] }, author: 'bot' },
+            ],
+            now,
+          });
+        });
+        c = { ...c, stateVersion: commit.stateVersion };
+      }
+      const texts = (await store.listMessages(conv.id)).map((m) => m.text);
+      expect(texts).toEqual(['in 1', 'out 1a', 'out 1b', 'in 2', 'out 2a', 'out 2b', 'in 3', 'out 3a', 'out 3b']);
+      expect((await store.listMessages(conv.id, { limit: 2 })).map((m) => m.text)).toEqual(['out 3a', 'out 3b']);
+    });
+
+    it('appends idempotently by channel external id', async () => {
+      const conv = await resolve(address());
+      const msg = inbound(conv.address, 'wamid.1');
+      expect(await store.transaction((tx) => tx.appendInbound(conv.id, msg, 'hola'))).toBe('inserted');
+      expect(await store.transaction((tx) => tx.appendInbound(conv.id, msg, 'hola'))).toBe('duplicate');
+      // Same external id, new internal id (a provider redelivering with another envelope): still a duplicate.
+      expect(await store.transaction((tx) => tx.appendInbound(conv.id, { ...msg, id: randomUUID() }, 'hola'))).toBe('duplicate');
+      expect(await store.listMessages(conv.id)).toHaveLength(1);
+    });
+
+    it('gives unique, sequential folios per prefix and year, and 50 concurrent creations 50 distinct folios', async () => {
+      const conv = await resolve(address());
+      const a = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      const b = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      const other = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2027 }, 'bot'));
+      expect([a.folio, b.folio, other.folio]).toEqual(['VER-2026-000001', 'VER-2026-000002', 'VER-2027-000001']);
+      expect(a).toMatchObject({ status: 'recibido', category: 'baches', colonia: 'Centro', lat: 18.146, lon: -94.4609, visibility: 'public' });
+      const many = await Promise.all(
+        Array.from({ length: 50 }, () => store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'))),
+      );
+      const folios = new Set(many.map((c) => c.folio));
+      expect(folios.size).toBe(50);
+      expect([...folios].sort().at(-1)).toBe('VER-2026-000052');
+    });
+
+    it('imported cases advance the sequence; new folios never collide with them', async () => {
+      const conv = await resolve(address());
+      await store.importCase({ ...newCase(conv), folio: 'VER-2026-000652', status: 'en_proceso', createdAt: new Date('2026-01-05T10:00:00Z') }, 'import');
+      const next = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      expect(next.folio).toBe('VER-2026-000653');
+      // An older import does not move the sequence backwards.
+      await store.importCase({ ...newCase(conv), folio: 'VER-2026-000010', status: 'resuelto', createdAt: new Date('2026-01-01T10:00:00Z') }, 'import');
+      const after = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      expect(after.folio).toBe('VER-2026-000654');
+      expect((await store.findCase('VER-2026-000652'))?.status).toBe('en_proceso');
+    });
+
+    it('keeps an append-only audit trail per case, including views', async () => {
+      const conv = await resolve(address());
+      const c = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      await store.addCaseEvent(c.id, 'admin', 'viewed', { via: 'test' });
+      const events = await store.caseEvents(c.id);
+      expect(events.map((e) => [e.actor, e.kind])).toEqual([
+        ['bot', 'created'],
+        ['admin', 'viewed'],
+      ]);
+      expect(events[0]?.data).toMatchObject({ folio: c.folio, status: 'recibido' });
+    });
+
+    it('lists conversations by mode and queue, and cases by contact', async () => {
+      const convs = await Promise.all([address(), address(), address()].map(resolve));
+      const setMode = (c: ConversationRecord, mode: 'bot' | 'queued' | 'agent', queue: string | null) =>
+        store.transaction((tx) => tx.commitTurn({ conversation: c, state: null, mode, queue, locale: 'es-MX', lastInboundAt: null, outbound: [], now }));
+      await setMode(convs[0]!, 'queued', 'general');
+      await setMode(convs[1]!, 'queued', 'alumbrado');
+      const queued = await store.listConversations({ mode: 'queued' });
+      expect(queued.map((c) => c.id).sort()).toEqual([convs[0]!.id, convs[1]!.id].sort());
+      expect((await store.listConversations({ mode: 'queued', queue: 'alumbrado' })).map((c) => c.id)).toEqual([convs[1]!.id]);
+      expect((await store.listConversations({ mode: 'bot' })).map((c) => c.id)).toEqual([convs[2]!.id]);
+      await store.transaction((tx) => tx.createCase(newCase(convs[2]!), { prefix: 'VER', year: 2026 }, 'bot'));
+      expect(await store.listCases({ contactId: convs[2]!.contactId })).toHaveLength(1);
+      expect(await store.listCases({ contactId: convs[0]!.contactId })).toHaveLength(0);
+    });
+
+    it('rolls a failed transaction back completely', async () => {
+      const conv = await resolve(address());
+      await expect(
+        store.transaction(async (tx) => {
+          await tx.appendInbound(conv.id, inbound(conv.address, 'rollback-me'), 'x');
+          await tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot');
+          throw new Error('flow failed');
+        }),
+      ).rejects.toThrow('flow failed');
+      expect(await store.listMessages(conv.id)).toHaveLength(0);
+      expect(await store.findCase('VER-2026-000001')).toBeNull();
+      const next = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      expect(next.folio).toBe('VER-2026-000001');
+    });
+
+    it('applies delivery receipts forward only', async () => {
+      const conv = await resolve(address());
+      await store.transaction((tx) =>
+        tx.commitTurn({ conversation: conv, state: null, mode: 'bot', queue: null, locale: 'es-MX', lastInboundAt: null, outbound: [{ outbound: { kind: 'text', text: 'x' }, author: 'bot' }], now }),
+      );
+      const [msg] = await store.listMessages(conv.id);
+      await db.raw.query(`update messages set external_id = 'ext-1', status = 'sent' where id = $1`, [msg!.id]);
+      expect(await store.applyReceipt('webchat', 'ext-1', 'read')).toBe(true);
+      expect(await store.applyReceipt('webchat', 'ext-1', 'delivered')).toBe(false);
+      expect((await store.listMessages(conv.id))[0]?.status).toBe('read');
+      expect(await store.applyReceipt('webchat', 'unknown', 'read')).toBe(false);
+    });
+  });
+}
