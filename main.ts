@@ -63,6 +63,9 @@ export const ConfigSchema = z
       .default('')
       .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
     TRUST_PROXY: bool.default(false),
+    WEBCHAT_CONNECTIONS_PER_MINUTE: z.coerce.number().int().positive().default(60),
+    WEBCHAT_MESSAGES_PER_MINUTE: z.coerce.number().int().positive().default(120),
+    WEBCHAT_UPLOADS_PER_MINUTE: z.coerce.number().int().positive().default(20),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_INBOUND_TEXT: z.coerce.number().int().positive().default(4096),
     OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
@@ -279,6 +282,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       allowedOrigins: config.WEBCHAT_ALLOWED_ORIGINS,
       publicOrigin: config.PUBLIC_URL,
       trustProxy: config.TRUST_PROXY,
+      // Per IP: a CDAIE or a school behind one NAT address has many citizens, so bursts are a full minute's worth.
+      connectionsPerIp: { burst: config.WEBCHAT_CONNECTIONS_PER_MINUTE, perSecond: config.WEBCHAT_CONNECTIONS_PER_MINUTE / 60 },
+      messagesPerIp: { burst: config.WEBCHAT_MESSAGES_PER_MINUTE, perSecond: config.WEBCHAT_MESSAGES_PER_MINUTE / 60 },
+      uploadsPerIp: { burst: config.WEBCHAT_UPLOADS_PER_MINUTE, perSecond: config.WEBCHAT_UPLOADS_PER_MINUTE / 60 },
+      maxOpenPerIp: Math.max(50, config.WEBCHAT_CONNECTIONS_PER_MINUTE),
     }),
     {
       io,
