@@ -404,7 +404,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       bundle: true,
       minify: true,
       format: 'iife',
-      target: ['es2019', 'safari13'],
+      target: ['es2020', 'chrome80', 'firefox78', 'safari15'],
       write: false,
       legalComments: 'none',
     }).then((r) => r.outputFiles[0]?.text ?? ''));

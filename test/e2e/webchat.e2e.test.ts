@@ -184,6 +184,9 @@ describe('web chat end to end', () => {
   });
 
   it('serves health, readiness, metrics, the widget and the demo page', async () => {
+    const c = await new Citizen(t.url).ready();
+    await c.say('hola');
+    c.close();
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${t.url}/readyz`)).json()).toMatchObject({ status: 'ready', migrations: 'applied' });
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
