@@ -73,13 +73,13 @@ class Citizen {
   extras = 0;
   #waiter: ((a: Arrival) => void) | undefined;
 
-  constructor(url: string, ip: string) {
+  constructor(url: string, ip: string | undefined) {
     this.socket = io(`${url}/webchat`, {
       transports: ['websocket'],
       forceNew: true,
       reconnection: false,
       timeout: 20_000,
-      extraHeaders: { 'x-forwarded-for': ip },
+      ...(ip ? { extraHeaders: { 'x-forwarded-for': ip } } : {}),
     });
     this.socket.on('message.created', (dto: ChatMessageDto) => {
       if (dto.direction !== 'out') return;
@@ -172,24 +172,23 @@ const nextIp = () => {
 };
 
 /** Run `n` citizens at once (connect all, then start all conversations together). */
-async function crowd(url: string, n: number): Promise<{ results: ConversationResult[]; latencies: number[]; wallMs: number; extras: number; connectFailures: string[] }> {
-  const citizens = Array.from({ length: n }, () => new Citizen(url, nextIp()));
-  const connectFailures: string[] = [];
+async function crowd(url: string, n: number, sameIp: boolean): Promise<{ results: ConversationResult[]; latencies: number[]; wallMs: number; extras: number }> {
+  const citizens = Array.from({ length: n }, () => new Citizen(url, sameIp ? undefined : nextIp()));
   const connected = await Promise.all(
     citizens.map((c) =>
       c.connected().then(
-        () => true,
-        (err: Error) => {
-          connectFailures.push(err.message);
-          return false;
-        },
+        () => undefined,
+        (err: Error) => err.message,
       ),
     ),
   );
   const latencies: number[] = [];
   const started = performance.now();
   const results = await Promise.all(
-    citizens.map((c, i) => (connected[i] ? converse(c, latencies) : Promise.resolve<ConversationResult>({ ok: false, turns: 0, reason: 'could not connect' }))),
+    citizens.map((c, i) => {
+      const error = connected[i];
+      return error === undefined ? converse(c, latencies) : Promise.resolve<ConversationResult>({ ok: false, turns: 0, reason: `connect: ${error}` });
+    }),
   );
   const wallMs = performance.now() - started;
   await sleep(300); // late extra messages, post-commit dispatch bookkeeping
@@ -198,7 +197,7 @@ async function crowd(url: string, n: number): Promise<{ results: ConversationRes
     extras += c.extras + c.inbox.length;
     c.close();
   }
-  return { results, latencies, wallMs, extras, connectFailures };
+  return { results, latencies, wallMs, extras };
 }
 
 /** Transaction probe of bench/server.ts. */
@@ -263,6 +262,11 @@ export interface WebchatOptions {
   readonly databaseUrl?: string;
   /** Called as soon as the server child exists (so a caller's timeout can report on it). */
   readonly onChild?: (child: Child) => void;
+  /**
+   * All citizens from one IP (no X-Forwarded-For, TRUST_PROXY off), as behind one NAT: the per-IP connection and
+   * message limits of the web-chat channel then apply to the whole crowd. Default false.
+   */
+  readonly sameIp?: boolean;
 }
 
 /** Result of {@link runWebchat}. */
@@ -308,6 +312,7 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
   const child = spawnTs('bench/server.ts', {
     BENCH_DATA_DIR: dataDir,
     ...(opts.databaseUrl ? { BENCH_DATABASE_URL: opts.databaseUrl } : {}),
+    ...(opts.sameIp ? { BENCH_TRUST_PROXY: 'false' } : {}),
   });
   opts.onChild?.(child);
   try {
@@ -319,7 +324,7 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
     const sampler = rssSampler(child.pid, 100);
 
     // Warm-up (JIT, caches, first folio of the year, connection pools).
-    const warm = await crowd(url, opts.warmupCitizens);
+    const warm = await crowd(url, opts.warmupCitizens, opts.sameIp ?? false);
     const warmFailures = warm.results.filter((r) => !r.ok).map((r) => r.reason);
 
     const m0 = await scrape(url);
@@ -327,7 +332,7 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
     const cpu0 = procCpuMs(child.pid) ?? Number.NaN;
     const pg0 = opts.backend === 'postgres' ? cpuOfProcessesNamed('postgres') : Number.NaN;
 
-    const run = await crowd(url, opts.citizens);
+    const run = await crowd(url, opts.citizens, opts.sameIp ?? false);
 
     const m1 = await scrape(url);
     const tx1 = await txStats(url);
@@ -355,7 +360,7 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
     }
 
     const failures = new Map<string, number>();
-    for (const reason of [...warmFailures.map((r) => `warm-up: ${r}`), ...run.results.filter((r) => !r.ok).map((r) => r.reason ?? '?'), ...run.connectFailures]) {
+    for (const reason of [...warmFailures.map((r) => `warm-up: ${r}`), ...run.results.filter((r) => !r.ok).map((r) => r.reason ?? '?')]) {
       const key = reason.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<uuid>').replace(/VER-\d{4}-\d+/g, '<folio>');
       failures.set(key, (failures.get(key) ?? 0) + 1);
     }
@@ -463,13 +468,14 @@ export async function runColdStart(opts: { dataDir: string; databaseUrl?: string
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const citizens = Number(process.env.BENCH_CITIZENS ?? 50);
   const dataDir = tempDir('ventanilla-bench-pglite-');
-  const result = await runWebchat({ backend: 'pglite', citizens, warmupCitizens: 2, dataDir });
+  const sameIp = process.env.BENCH_SAME_IP === '1';
+  const result = await runWebchat({ backend: 'pglite', citizens, warmupCitizens: 2, dataDir, sameIp });
   console.log(result);
   console.log(await runColdStart({ dataDir }));
   if (process.env.TEST_DATABASE_URL) {
     const db = await createBenchDatabase(process.env.TEST_DATABASE_URL);
     try {
-      console.log(await runWebchat({ backend: 'postgres', citizens, warmupCitizens: 2, databaseUrl: db.url }));
+      console.log(await runWebchat({ backend: 'postgres', citizens, warmupCitizens: 2, databaseUrl: db.url, sameIp }));
     } finally {
       await db.drop();
     }
