@@ -331,125 +331,125 @@ const CSS = `
 .vtn-root :focus{outline:3px solid #1a5fd6;outline-offset:2px}
 .vtn-root :focus:not(:focus-visible){outline:none}
 .vtn-root :focus-visible{outline:3px solid #1a5fd6;outline-offset:2px}
-.vtn-icon{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round;flex:none;display:block}
-.vtn-sr{position:absolute!important;width:1px!important;height:1px!important;padding:0!important;margin:-1px!important;overflow:hidden!important;clip:rect(0 0 0 0)!important;white-space:nowrap!important;border:0!important}
+.vtn-root .vtn-icon{width:20px;height:20px;fill:none;stroke:currentColor;stroke-width:2;stroke-linecap:round;stroke-linejoin:round;flex:none;display:block}
+.vtn-root .vtn-sr{position:absolute!important;width:1px!important;height:1px!important;padding:0!important;margin:-1px!important;overflow:hidden!important;clip:rect(0 0 0 0)!important;white-space:nowrap!important;border:0!important}
 
-.vtn-launcher{position:fixed;right:24px;bottom:24px;z-index:2147483000;display:flex;align-items:center;padding:0 20px 0 16px;height:56px;border-radius:28px;background:#235b4e;color:#fff;box-shadow:0 6px 20px rgba(16,40,34,.28),0 2px 6px rgba(16,40,34,.2);font-weight:600;font-size:15px;transition:background-color .15s,transform .15s}
+.vtn-root .vtn-launcher{position:fixed;right:24px;bottom:24px;z-index:2147483000;display:flex;align-items:center;padding:0 20px 0 16px;height:56px;border-radius:28px;background:#235b4e;color:#fff;box-shadow:0 6px 20px rgba(16,40,34,.28),0 2px 6px rgba(16,40,34,.2);font-weight:600;font-size:15px;transition:background-color .15s,transform .15s}
 .vtn-root .vtn-launcher{background:#235b4e;color:#fff}
 .vtn-root .vtn-launcher:hover{background:#1a463c}
-.vtn-launcher .vtn-icon{width:24px;height:24px;margin-right:10px}
-.vtn-launcher-label{white-space:nowrap}
+.vtn-root .vtn-launcher .vtn-icon{width:24px;height:24px;margin-right:10px}
+.vtn-root .vtn-launcher-label{white-space:nowrap}
 .vtn-root .vtn-launcher:focus-visible{outline:3px solid #1a5fd6;outline-offset:3px}
-.vtn-badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#9f2241;color:#fff;font-size:12px;font-weight:700;line-height:22px;text-align:center;border:2px solid #fff}
-.vtn-badge[hidden]{display:none}
-.vtn-open .vtn-launcher .vtn-launcher-label{display:none}
-.vtn-open .vtn-launcher{padding:0;width:56px;justify-content:center}
-.vtn-open .vtn-launcher .vtn-icon{margin:0}
+.vtn-root .vtn-badge{position:absolute;top:-4px;right:-4px;min-width:22px;height:22px;padding:0 6px;border-radius:11px;background:#9f2241;color:#fff;font-size:12px;font-weight:700;line-height:22px;text-align:center;border:2px solid #fff}
+.vtn-root .vtn-badge[hidden]{display:none}
+.vtn-root.vtn-open .vtn-launcher .vtn-launcher-label{display:none}
+.vtn-root.vtn-open .vtn-launcher{padding:0;width:56px;justify-content:center}
+.vtn-root.vtn-open .vtn-launcher .vtn-icon{margin:0}
 
-.vtn-panel{position:fixed;right:24px;bottom:96px;z-index:2147483001;width:400px;height:640px;max-height:calc(100vh - 120px);display:flex;flex-direction:column;background:#fff;border-radius:16px;overflow:hidden;box-shadow:0 18px 50px rgba(15,23,30,.28),0 4px 12px rgba(15,23,30,.12);border:1px solid rgba(15,23,30,.08)}
-.vtn-panel[hidden]{display:none}
+.vtn-root .vtn-panel{position:fixed;right:24px;bottom:96px;z-index:2147483001;width:400px;height:640px;max-height:calc(100vh - 120px);display:flex;flex-direction:column;background:#fff;border-radius:16px;overflow:hidden;box-shadow:0 18px 50px rgba(15,23,30,.28),0 4px 12px rgba(15,23,30,.12);border:1px solid rgba(15,23,30,.08)}
+.vtn-root .vtn-panel[hidden]{display:none}
 
-.vtn-header{display:flex;align-items:center;padding:12px 12px 12px 16px;background:#235b4e;color:#fff;flex:none}
+.vtn-root .vtn-header{display:flex;align-items:center;padding:12px 12px 12px 16px;background:#235b4e;color:#fff;flex:none}
 .vtn-root .vtn-header :focus-visible{outline-color:#ffd166}
 .vtn-root .vtn-header :focus{outline-color:#ffd166}
-.vtn-avatar{width:40px;height:40px;border-radius:50%;background:rgba(255,255,255,.16);display:flex;align-items:center;justify-content:center;flex:none;margin-right:12px}
-.vtn-avatar .vtn-icon{width:22px;height:22px}
-.vtn-heading{flex:1 1 auto;min-width:0}
-.vtn-title{display:block;font-size:16px;font-weight:700;line-height:1.25;margin:0;color:#fff}
-.vtn-status{display:flex;align-items:center;font-size:12.5px;line-height:1.3;color:#e3efe9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-.vtn-status-text{overflow:hidden;text-overflow:ellipsis}
-.vtn-dot{width:8px;height:8px;border-radius:50%;background:#f4c542;margin-right:6px;flex:none}
-.vtn-online .vtn-dot{background:#6fe3a6}
-.vtn-exit{display:flex;align-items:center;height:36px;padding:0 12px;margin-left:8px;border-radius:8px;font-size:14px;font-weight:700;white-space:nowrap;flex:none}
+.vtn-root .vtn-avatar{width:40px;height:40px;border-radius:50%;background:rgba(255,255,255,.16);display:flex;align-items:center;justify-content:center;flex:none;margin-right:12px}
+.vtn-root .vtn-avatar .vtn-icon{width:22px;height:22px}
+.vtn-root .vtn-heading{flex:1 1 auto;min-width:0}
+.vtn-root .vtn-title{display:block;font-size:16px;font-weight:700;line-height:1.25;margin:0;color:#fff}
+.vtn-root .vtn-status{display:flex;align-items:center;font-size:12.5px;line-height:1.3;color:#e3efe9;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+.vtn-root .vtn-status-text{overflow:hidden;text-overflow:ellipsis}
+.vtn-root .vtn-dot{width:8px;height:8px;border-radius:50%;background:#f4c542;margin-right:6px;flex:none}
+.vtn-root .vtn-online .vtn-dot{background:#6fe3a6}
+.vtn-root .vtn-exit{display:flex;align-items:center;height:36px;padding:0 12px;margin-left:8px;border-radius:8px;font-size:14px;font-weight:700;white-space:nowrap;flex:none}
 .vtn-root .vtn-exit{background:#fff;color:#8a1538;border:1px solid #fff}
 .vtn-root .vtn-exit:hover{background:#fbe9ee}
-.vtn-exit .vtn-icon{width:18px;height:18px;margin-right:6px}
-.vtn-close{display:flex;align-items:center;justify-content:center;width:40px;height:40px;margin-left:4px;border-radius:8px;flex:none}
+.vtn-root .vtn-exit .vtn-icon{width:18px;height:18px;margin-right:6px}
+.vtn-root .vtn-close{display:flex;align-items:center;justify-content:center;width:40px;height:40px;margin-left:4px;border-radius:8px;flex:none}
 .vtn-root .vtn-close{color:#fff}
 .vtn-root .vtn-close:hover{background:rgba(255,255,255,.14)}
 
-.vtn-banner{display:flex;align-items:flex-start;padding:10px 14px;font-size:13.5px;line-height:1.4;background:#fff4d6;color:#5c4300;border-bottom:1px solid #f0dca2;flex:none}
-.vtn-banner[hidden]{display:none}
-.vtn-banner.vtn-banner--error{background:#fdecef;color:#7a1030;border-bottom-color:#f3c6d1}
-.vtn-banner .vtn-icon{width:18px;height:18px;margin:1px 8px 0 0}
-.vtn-banner-text{flex:1 1 auto}
+.vtn-root .vtn-banner{display:flex;align-items:flex-start;padding:10px 14px;font-size:13.5px;line-height:1.4;background:#fff4d6;color:#5c4300;border-bottom:1px solid #f0dca2;flex:none}
+.vtn-root .vtn-banner[hidden]{display:none}
+.vtn-root .vtn-banner.vtn-banner--error{background:#fdecef;color:#7a1030;border-bottom-color:#f3c6d1}
+.vtn-root .vtn-banner .vtn-icon{width:18px;height:18px;margin:1px 8px 0 0}
+.vtn-root .vtn-banner-text{flex:1 1 auto}
 
-.vtn-scroll{flex:1 1 auto;overflow-y:auto;overflow-x:hidden;-webkit-overflow-scrolling:touch;overscroll-behavior:contain;padding:16px 14px 8px;background:#f5f6f7}
-.vtn-notice{display:flex;align-items:flex-start;margin:0 0 14px;padding:10px 12px;border-radius:10px;background:#fff;border:1px solid #e1e4e8;color:#444d56;font-size:13px;line-height:1.4}
-.vtn-notice .vtn-icon{width:18px;height:18px;margin:1px 8px 0 0;color:#235b4e}
-.vtn-intro{margin:4px 4px 14px;color:#444d56;font-size:14px;text-align:center}
-.vtn-intro[hidden]{display:none}
-.vtn-log{display:block;margin:0;padding:0}
+.vtn-root .vtn-scroll{flex:1 1 auto;overflow-y:auto;overflow-x:hidden;-webkit-overflow-scrolling:touch;overscroll-behavior:contain;padding:16px 14px 8px;background:#f5f6f7}
+.vtn-root .vtn-notice{display:flex;align-items:flex-start;margin:0 0 14px;padding:10px 12px;border-radius:10px;background:#fff;border:1px solid #e1e4e8;color:#444d56;font-size:13px;line-height:1.4}
+.vtn-root .vtn-notice .vtn-icon{width:18px;height:18px;margin:1px 8px 0 0;color:#235b4e}
+.vtn-root .vtn-intro{margin:4px 4px 14px;color:#444d56;font-size:14px;text-align:center}
+.vtn-root .vtn-intro[hidden]{display:none}
+.vtn-root .vtn-log{display:block;margin:0;padding:0}
 
-.vtn-msg{display:flex;flex-direction:column;margin:0 0 10px;max-width:100%}
-.vtn-msg--out{align-items:flex-start}
-.vtn-msg--in{align-items:flex-end}
-.vtn-bubble{max-width:85%;padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:break-word;word-wrap:break-word;word-break:break-word;font-size:15px;line-height:1.45}
-.vtn-msg--out .vtn-bubble{background:#fff;color:#1b1f23;border:1px solid #e1e4e8;border-bottom-left-radius:4px}
-.vtn-msg--in .vtn-bubble{background:#235b4e;color:#fff;border-bottom-right-radius:4px}
-.vtn-msg--failed .vtn-bubble{background:#6b7075}
-.vtn-photo{display:block;max-width:220px;max-height:260px;width:auto;height:auto;border-radius:10px;margin:2px 0;background:rgba(255,255,255,.2)}
-.vtn-photo-label{display:flex;align-items:center}
-.vtn-photo-label .vtn-icon,.vtn-loc .vtn-icon{width:18px;height:18px;margin-right:6px}
-.vtn-loc{display:flex;align-items:center}
-.vtn-caption{display:block;margin-top:6px}
-.vtn-bubble a{color:inherit;text-decoration:underline}
-.vtn-meta{font-size:11.5px;color:#5f6770;margin:3px 4px 0;display:flex;align-items:center}
-.vtn-meta .vtn-icon{width:14px;height:14px;margin-left:4px}
-.vtn-meta-error{color:#a1112f;font-weight:600}
+.vtn-root .vtn-msg{display:flex;flex-direction:column;margin:0 0 10px;max-width:100%}
+.vtn-root .vtn-msg--out{align-items:flex-start}
+.vtn-root .vtn-msg--in{align-items:flex-end}
+.vtn-root .vtn-bubble{max-width:85%;padding:9px 13px;border-radius:16px;white-space:pre-wrap;overflow-wrap:break-word;word-wrap:break-word;word-break:break-word;font-size:15px;line-height:1.45}
+.vtn-root .vtn-msg--out .vtn-bubble{background:#fff;color:#1b1f23;border:1px solid #e1e4e8;border-bottom-left-radius:4px}
+.vtn-root .vtn-msg--in .vtn-bubble{background:#235b4e;color:#fff;border-bottom-right-radius:4px}
+.vtn-root .vtn-msg--failed .vtn-bubble{background:#6b7075}
+.vtn-root .vtn-photo{display:block;max-width:220px;max-height:260px;width:auto;height:auto;border-radius:10px;margin:2px 0;background:rgba(255,255,255,.2)}
+.vtn-root .vtn-photo-label{display:flex;align-items:center}
+.vtn-root .vtn-photo-label .vtn-icon,.vtn-root .vtn-loc .vtn-icon{width:18px;height:18px;margin-right:6px}
+.vtn-root .vtn-loc{display:flex;align-items:center}
+.vtn-root .vtn-caption{display:block;margin-top:6px}
+.vtn-root .vtn-bubble a{color:inherit;text-decoration:underline}
+.vtn-root .vtn-meta{font-size:11.5px;color:#5f6770;margin:3px 4px 0;display:flex;align-items:center}
+.vtn-root .vtn-meta .vtn-icon{width:14px;height:14px;margin-left:4px}
+.vtn-root .vtn-meta-error{color:#a1112f;font-weight:600}
 .vtn-root .vtn-retry{margin-left:8px;color:#1a5fd6;text-decoration:underline;font-size:12px;font-weight:600;padding:2px}
 
-.vtn-choices{display:flex;flex-wrap:wrap;max-width:92%;margin:8px 0 0}
-.vtn-choice{display:inline-flex;align-items:center;min-height:36px;padding:7px 14px;margin:0 6px 6px 0;border-radius:18px;font-size:14px;line-height:1.3;font-weight:600;text-align:left;transition:background-color .12s}
+.vtn-root .vtn-choices{display:flex;flex-wrap:wrap;max-width:92%;margin:8px 0 0}
+.vtn-root .vtn-choice{display:inline-flex;align-items:center;min-height:36px;padding:7px 14px;margin:0 6px 6px 0;border-radius:18px;font-size:14px;line-height:1.3;font-weight:600;text-align:left;transition:background-color .12s}
 .vtn-root .vtn-choice{background:#fff;color:#1c4a3f;border:1.5px solid #235b4e}
 .vtn-root .vtn-choice:hover:not(:disabled){background:#e8f2ee}
 .vtn-root .vtn-choice:disabled{border-color:#d6dadd;color:#5f6770;background:#fafbfb}
 .vtn-root .vtn-choice.vtn-chosen{background:#e8f2ee;border-color:#235b4e;color:#1c4a3f}
-.vtn-choice .vtn-icon{width:16px;height:16px;margin-right:6px}
+.vtn-root .vtn-choice .vtn-icon{width:16px;height:16px;margin-right:6px}
 
-.vtn-typing{display:flex;align-items:center;margin:0 0 10px}
-.vtn-typing[hidden]{display:none}
-.vtn-typing-bubble{display:flex;align-items:center;padding:12px 14px;border-radius:16px;border-bottom-left-radius:4px;background:#fff;border:1px solid #e1e4e8}
-.vtn-typing-bubble span{width:7px;height:7px;margin:0 2px;border-radius:50%;background:#6b7580;animation:vtn-blink 1.2s infinite ease-in-out}
-.vtn-typing-bubble span:nth-child(2){animation-delay:.15s}
-.vtn-typing-bubble span:nth-child(3){animation-delay:.3s}
+.vtn-root .vtn-typing{display:flex;align-items:center;margin:0 0 10px}
+.vtn-root .vtn-typing[hidden]{display:none}
+.vtn-root .vtn-typing-bubble{display:flex;align-items:center;padding:12px 14px;border-radius:16px;border-bottom-left-radius:4px;background:#fff;border:1px solid #e1e4e8}
+.vtn-root .vtn-typing-bubble span{width:7px;height:7px;margin:0 2px;border-radius:50%;background:#6b7580;animation:vtn-blink 1.2s infinite ease-in-out}
+.vtn-root .vtn-typing-bubble span:nth-child(2){animation-delay:.15s}
+.vtn-root .vtn-typing-bubble span:nth-child(3){animation-delay:.3s}
 @keyframes vtn-blink{0%,80%,100%{opacity:.3;transform:translateY(0)}40%{opacity:1;transform:translateY(-3px)}}
 
-.vtn-composer{display:flex;align-items:flex-end;padding:10px 10px 10px 8px;border-top:1px solid #e1e4e8;background:#fff;flex:none;margin:0}
-.vtn-tool{display:flex;align-items:center;justify-content:center;width:40px;height:44px;border-radius:10px;flex:none}
+.vtn-root .vtn-composer{display:flex;align-items:flex-end;padding:10px 10px 10px 8px;border-top:1px solid #e1e4e8;background:#fff;flex:none;margin:0}
+.vtn-root .vtn-tool{display:flex;align-items:center;justify-content:center;width:40px;height:44px;border-radius:10px;flex:none}
 .vtn-root .vtn-tool{color:#3d4750}
 .vtn-root .vtn-tool:hover:not(:disabled){background:#eef1f3;color:#1b1f23}
 .vtn-root .vtn-tool:disabled{color:#a3abb3}
-.vtn-input{flex:1 1 auto;min-width:0;margin:0 6px 0 4px;padding:11px 14px;min-height:44px;max-height:140px;resize:none;border:1px solid #8a949e;border-radius:22px;background:#fff;color:#1b1f23;font:inherit;font-size:16px;line-height:1.35;white-space:pre-wrap;overflow-y:auto;display:block;box-shadow:none;-webkit-appearance:none;appearance:none}
+.vtn-root .vtn-input{flex:1 1 auto;min-width:0;margin:0 6px 0 4px;padding:11px 14px;min-height:44px;max-height:140px;resize:none;border:1px solid #8a949e;border-radius:22px;background:#fff;color:#1b1f23;font:inherit;font-size:16px;line-height:1.35;white-space:pre-wrap;overflow-y:auto;display:block;box-shadow:none;-webkit-appearance:none;appearance:none}
 .vtn-root .vtn-input:focus{outline:none;border-color:#1a5fd6;box-shadow:0 0 0 2px #1a5fd6}
-.vtn-input::placeholder{color:#6a737d;opacity:1}
-.vtn-send{display:flex;align-items:center;justify-content:center;width:44px;height:44px;border-radius:50%;flex:none}
+.vtn-root .vtn-input::placeholder{color:#6a737d;opacity:1}
+.vtn-root .vtn-send{display:flex;align-items:center;justify-content:center;width:44px;height:44px;border-radius:50%;flex:none}
 .vtn-root .vtn-send{background:#235b4e;color:#fff}
 .vtn-root .vtn-send:hover:not(:disabled){background:#1a463c}
 .vtn-root .vtn-send:disabled{background:#c4cbd1;color:#fff}
-.vtn-send .vtn-icon{width:20px;height:20px;margin-left:-2px}
-.vtn-file{display:none}
+.vtn-root .vtn-send .vtn-icon{width:20px;height:20px;margin-left:-2px}
+.vtn-root .vtn-file{display:none}
 
 @media (max-width:480px){
-  .vtn-panel{top:0;right:0;bottom:0;left:0;width:100%;height:100%;height:100dvh;max-height:none;border-radius:0;border:0;padding-bottom:env(safe-area-inset-bottom)}
-  .vtn-header{padding-top:calc(10px + env(safe-area-inset-top))}
-  .vtn-open .vtn-launcher{display:none}
-  .vtn-launcher{right:16px;bottom:16px}
-  .vtn-bubble{max-width:88%}
+  .vtn-root .vtn-panel{top:0;right:0;bottom:0;left:0;width:100%;height:100%;height:100dvh;max-height:none;border-radius:0;border:0;padding-bottom:env(safe-area-inset-bottom)}
+  .vtn-root .vtn-header{padding-top:calc(10px + env(safe-area-inset-top))}
+  .vtn-root.vtn-open .vtn-launcher{display:none}
+  .vtn-root .vtn-launcher{right:16px;bottom:16px}
+  .vtn-root .vtn-bubble{max-width:88%}
   html.vtn-lock,html.vtn-lock body{overflow:hidden!important}
 }
 @media (max-width:360px){
-  .vtn-exit{padding:0 8px;font-size:13px}
-  .vtn-exit .vtn-icon{display:none}
+  .vtn-root .vtn-exit{padding:0 8px;font-size:13px}
+  .vtn-root .vtn-exit .vtn-icon{display:none}
 }
 @media (max-height:560px) and (min-width:481px){
-  .vtn-panel{bottom:88px;max-height:calc(100vh - 100px)}
+  .vtn-root .vtn-panel{bottom:88px;max-height:calc(100vh - 100px)}
 }
 @media (prefers-reduced-motion:reduce){
   .vtn-root *{animation:none!important;transition:none!important}
 }
 @media (forced-colors:active){
-  .vtn-bubble,.vtn-choice,.vtn-launcher,.vtn-exit,.vtn-send{border:1px solid CanvasText}
+  .vtn-root .vtn-bubble,.vtn-root .vtn-choice,.vtn-root .vtn-launcher,.vtn-root .vtn-exit,.vtn-root .vtn-send{border:1px solid CanvasText}
 }
 `;
 
@@ -1113,7 +1113,7 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
       panel.hidden = false;
       root.classList.add('vtn-open');
       launcher.setAttribute('aria-expanded', 'true');
-      launcher.setAttribute('aria-label', T.close);
+      launcher.setAttribute('aria-label', T.minimize);
       launcherLabel.textContent = '';
       launcher.replaceChild(icon('down'), launcher.firstChild as Node);
       if (phone()) document.documentElement.classList.add('vtn-lock');
