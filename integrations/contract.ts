@@ -18,7 +18,6 @@ export const INTEGRATION_ERROR_CODES = {
   STORE_MIGRATION_FAILED: 'Applying database migrations failed at start-up.',
   CATALOG_INVALID: 'A catalogue file is missing, is not JSON, or does not match its schema (the file and field are named).',
   CONFIG_INVALID: 'An environment variable is missing or malformed (the variable is named).',
-  MEDIA_NOT_FOUND: 'A media id named in a message was never uploaded or has been removed.',
 } as const;
 /** A stable code owned by `integrations/`. */
 export type IntegrationErrorCode = keyof typeof INTEGRATION_ERROR_CODES;

@@ -69,8 +69,6 @@ function readConfig(): WidgetConfig {
 
 const es = {
   title: 'Ventanilla',
-  subtitle: 'Asistente digital',
-  subtitleOf: 'Asistente digital · {m}',
   open: 'Abrir chat de atención ciudadana',
   close: 'Cerrar chat',
   minimize: 'Minimizar chat',
@@ -88,7 +86,9 @@ const es = {
   notAllowed: 'El chat no está disponible en este sitio.',
   tooManyConnections: 'Hay demasiadas conexiones desde tu red. Reintentamos en unos segundos.',
   intro: 'Reporta baches, alumbrado, basura, fugas de agua y más, o consulta cómo va tu folio. Escribe «hola» para empezar.',
-  notice: 'Asistente automático del municipio. No compartas contraseñas ni datos bancarios. Si estás en peligro, llama al 911.',
+  notice: 'Asistente automático {of}. No compartas contraseñas ni datos bancarios. Si estás en peligro, llama al 911.',
+  noticeOf: 'del {m}',
+  noticeDefault: 'del municipio',
   botName: 'Ventanilla',
   you: 'Tú',
   botSaid: 'Ventanilla dijo:',
@@ -126,8 +126,6 @@ type Texts = typeof es;
 
 const en: Texts = {
   title: 'Ventanilla',
-  subtitle: 'Digital assistant',
-  subtitleOf: 'Digital assistant · {m}',
   open: 'Open citizen services chat',
   close: 'Close chat',
   minimize: 'Minimize chat',
@@ -145,7 +143,9 @@ const en: Texts = {
   notAllowed: 'The chat is not available on this site.',
   tooManyConnections: 'Too many connections from your network. Retrying in a few seconds.',
   intro: 'Report potholes, street lights, garbage, water leaks and more, or check how your case is going. Type “hello” to start.',
-  notice: 'Automated assistant of the municipality. Never share passwords or bank details. If you are in danger, call 911.',
+  notice: 'Automated assistant {of}. Never share passwords or bank details. If you are in danger, call 911.',
+  noticeOf: 'of {m}',
+  noticeDefault: 'of the municipality',
   botName: 'Ventanilla',
   you: 'You',
   botSaid: 'Ventanilla said:',
@@ -303,7 +303,7 @@ function timeOf(iso: string | undefined): string {
   const d = iso ? new Date(iso) : new Date();
   if (isNaN(d.getTime())) return '';
   try {
-    return new Intl.DateTimeFormat(LANG, { hour: '2-digit', minute: '2-digit' }).format(d);
+    return new Intl.DateTimeFormat(LANG, { hour: 'numeric', minute: '2-digit' }).format(d);
   } catch {
     return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
   }
@@ -346,7 +346,7 @@ const CSS = `
 .vtn-root.vtn-open .vtn-launcher{padding:0;width:56px;justify-content:center}
 .vtn-root.vtn-open .vtn-launcher .vtn-icon{margin:0}
 
-.vtn-root .vtn-panel{position:fixed;right:24px;bottom:96px;z-index:2147483001;width:400px;height:640px;max-height:calc(100vh - 120px);display:flex;flex-direction:column;background:#fff;border-radius:16px;overflow:hidden;box-shadow:0 18px 50px rgba(15,23,30,.28),0 4px 12px rgba(15,23,30,.12);border:1px solid rgba(15,23,30,.08)}
+.vtn-root .vtn-panel{position:fixed;right:24px;bottom:96px;z-index:2147483001;width:400px;height:640px;max-height:calc(100vh - 120px);display:flex;flex-direction:column;background:#fff;border-radius:16px;overflow:hidden;box-shadow:0 18px 50px rgba(15,23,30,.28),0 4px 12px rgba(15,23,30,.12);border:1px solid rgba(15,23,30,.08);margin:0;padding:0}
 .vtn-root .vtn-panel[hidden]{display:none}
 
 .vtn-root .vtn-header{display:flex;align-items:center;padding:12px 12px 12px 16px;background:#235b4e;color:#fff;flex:none}
@@ -388,7 +388,9 @@ const CSS = `
 .vtn-root .vtn-msg--out .vtn-bubble{background:#fff;color:#1b1f23;border:1px solid #e1e4e8;border-bottom-left-radius:4px}
 .vtn-root .vtn-msg--in .vtn-bubble{background:#235b4e;color:#fff;border-bottom-right-radius:4px}
 .vtn-root .vtn-msg--failed .vtn-bubble{background:#6b7075}
-.vtn-root .vtn-photo{display:block;max-width:220px;max-height:260px;width:auto;height:auto;border-radius:10px;margin:2px 0;background:rgba(255,255,255,.2)}
+.vtn-root .vtn-photo{display:block;width:200px;max-width:100%;height:auto;min-height:48px;max-height:260px;object-fit:cover;border-radius:12px;margin:0;background:rgba(255,255,255,.2)}
+.vtn-root .vtn-bubble.vtn-bubble--photo{padding:4px}
+.vtn-root .vtn-bubble--photo .vtn-caption{padding:2px 8px 4px}
 .vtn-root .vtn-photo-label{display:flex;align-items:center}
 .vtn-root .vtn-photo-label .vtn-icon,.vtn-root .vtn-loc .vtn-icon{width:18px;height:18px;margin-right:6px}
 .vtn-root .vtn-loc{display:flex;align-items:center}
@@ -421,7 +423,7 @@ const CSS = `
 .vtn-root .vtn-tool:hover:not(:disabled){background:#eef1f3;color:#1b1f23}
 .vtn-root .vtn-tool:disabled{color:#a3abb3}
 .vtn-root .vtn-input{flex:1 1 auto;min-width:0;margin:0 6px 0 4px;padding:11px 14px;min-height:44px;max-height:140px;resize:none;border:1px solid #8a949e;border-radius:22px;background:#fff;color:#1b1f23;font:inherit;font-size:16px;line-height:1.35;white-space:pre-wrap;overflow-y:auto;display:block;box-shadow:none;-webkit-appearance:none;appearance:none}
-.vtn-root .vtn-input:focus{outline:none;border-color:#1a5fd6;box-shadow:0 0 0 2px #1a5fd6}
+.vtn-root .vtn-input:focus{outline:none;border-color:#1a5fd6;box-shadow:0 0 0 1px #1a5fd6}
 .vtn-root .vtn-input::placeholder{color:#6a737d;opacity:1}
 .vtn-root .vtn-send{display:flex;align-items:center;justify-content:center;width:44px;height:44px;border-radius:50%;flex:none}
 .vtn-root .vtn-send{background:#235b4e;color:#fff}
@@ -541,7 +543,7 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   const title = h('h2', 'vtn-title', { id: `${panelId}-title` }, T.title);
   const status = h('div', 'vtn-status');
   const statusDot = h('span', 'vtn-dot', { 'aria-hidden': 'true' });
-  const statusText = h('span', 'vtn-status-text', {}, cfg.municipality ? T.subtitleOf.replace('{m}', cfg.municipality) : T.subtitle);
+  const statusText = h('span', 'vtn-status-text', {}, T.connecting);
   status.append(statusDot, statusText);
   heading.append(title, status);
   const exitBtn = h('button', 'vtn-exit', { type: 'button', title: T.quickExitHint, 'data-vtn-action': 'quick-exit' });
@@ -556,7 +558,8 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
 
   const scroll = h('div', 'vtn-scroll');
   const notice = h('p', 'vtn-notice');
-  notice.append(icon('shield'), h('span', undefined, {}, T.notice));
+  const of = cfg.municipality ? T.noticeOf.replace('{m}', cfg.municipality) : T.noticeDefault;
+  notice.append(icon('shield'), h('span', undefined, {}, T.notice.replace('{of}', of)));
   const intro = h('p', 'vtn-intro', {}, T.intro);
   const log = h('div', 'vtn-log', { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': T.title });
   const typing = h('div', 'vtn-typing', { hidden: true });
@@ -601,8 +604,7 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
 
   function setOnline(state: 'online' | 'connecting' | 'reconnecting'): void {
     status.className = state === 'online' ? 'vtn-status vtn-online' : 'vtn-status';
-    const base = cfg.municipality ? T.subtitleOf.replace('{m}', cfg.municipality) : T.subtitle;
-    statusText.textContent = state === 'online' ? `${T.online} · ${base}` : state === 'connecting' ? T.connecting : T.reconnecting;
+    statusText.textContent = state === 'online' ? T.online : state === 'connecting' ? T.connecting : T.reconnecting;
   }
 
   function showTyping(ms: number): void {
@@ -678,6 +680,7 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
       const remote = m.media && /^image\//.test(m.media.mime) ? safeUrl(m.media.url, cfg.base) : undefined;
       const src = localPreview ?? remote;
       if (src) {
+        bubble.classList.add('vtn-bubble--photo');
         bubble.appendChild(h('img', 'vtn-photo', { src, alt: dir === 'in' ? T.photoAlt : T.botPhotoAlt, loading: 'lazy' }));
       } else if (m.media?.url && safeUrl(m.media.url, cfg.base)) {
         bubble.appendChild(h('a', undefined, { href: safeUrl(m.media.url, cfg.base), target: '_blank', rel: 'noopener noreferrer' }, T.openLink));
@@ -796,6 +799,7 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
     const el = h('div', 'vtn-msg vtn-msg--in', { 'data-client-id': payload.clientId, 'data-kind': payload.kind });
     const bubble = h('div', 'vtn-bubble');
     if (view.preview) {
+      bubble.classList.add('vtn-bubble--photo');
       bubble.appendChild(h('img', 'vtn-photo', { src: view.preview, alt: T.photoAlt }));
     } else if (view.location) {
       bubble.appendChild(locationLabel());

@@ -211,8 +211,9 @@ export class Router {
           throw err;
         }
       }
-    } catch (error) {
+    } catch (thrown) {
       this.#cache.delete(key);
+      const error = thrown instanceof ToolkitError ? thrown : new DialogError('DIALOG_FLOW_FAILED', 'A flow failed during the turn', { cause: thrown });
       this.#deps.onError({ error, conversationId: conversation?.id ?? null, inbound });
       metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'error');
       if (!conversation || (error instanceof ToolkitError && error.code === 'DIALOG_TURN_CONFLICT')) throw error;
