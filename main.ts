@@ -210,12 +210,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   }
   const db: Database = database;
 
-  const store = createPostgresCaseStore(db, { initialStatus: catalog.initialStatus });
+  const registry = new client.Registry();
+  const txStatements = new client.Histogram({
+    name: 'ventanilla_transaction_statements',
+    help: 'SQL statements per committed store transaction (one per durable turn), BEGIN and COMMIT included',
+    buckets: [3, 4, 5, 6, 7, 8, 10, 15],
+    registers: [registry],
+  });
+  const store = createPostgresCaseStore(db, { initialStatus: catalog.initialStatus, onTransaction: (n) => txStatements.observe(n) });
   const outbox = createPostgresOutboxStore(db);
   const media = createFileMediaStore(db, resolve(config.DATA_DIR, 'media'));
 
   // Metrics
-  const registry = new client.Registry();
   client.collectDefaultMetrics({ register: registry, prefix: 'ventanilla_' });
   const turns = new client.Counter({ name: 'ventanilla_turns_total', help: 'Turns by channel and outcome', labelNames: ['channel', 'outcome'], registers: [registry] });
   const turnSeconds = new client.Histogram({

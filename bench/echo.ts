@@ -35,7 +35,11 @@ interface Stats {
 }
 
 const body = (i: number) =>
-  JSON.stringify({ clientId: randomUUID(), kind: 'text', text: `Hay un bache enorme frente a la escuela #${i}` });
+  JSON.stringify({
+    clientId: randomUUID(),
+    kind: 'text',
+    text: `Hay un bache enorme frente a la escuela #${i}`,
+  });
 
 /** Run the echo reference. */
 export async function runEcho(opts: EchoOptions): Promise<EchoResult> {
@@ -46,7 +50,11 @@ export async function runEcho(opts: EchoOptions): Promise<EchoResult> {
     let failed = 0;
     const post = async (i: number): Promise<number> => {
       const t0 = performance.now();
-      const res = await fetch(`${url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body(i) });
+      const res = await fetch(`${url}/echo`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: body(i),
+      });
       const json = (await res.json()) as { ok?: boolean };
       if (!res.ok || json.ok !== true) failed++;
       return performance.now() - t0;
@@ -92,7 +100,10 @@ export async function runEcho(opts: EchoOptions): Promise<EchoResult> {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const result = await runEcho({ clients: Number(process.env.BENCH_CITIZENS ?? 50), durationMs: Number(process.env.BENCH_ECHO_MS ?? 3000) });
+  const result = await runEcho({
+    clients: Number(process.env.BENCH_CITIZENS ?? 50),
+    durationMs: Number(process.env.BENCH_ECHO_MS ?? 3000),
+  });
   console.log(result);
   process.exit(0);
 }

@@ -110,7 +110,7 @@ export function spawnTs(script: string, env: Record<string, string>): Child {
     });
   });
   const ready = new Promise<Record<string, unknown>>((res, rej) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     let done = false;
     lines.on('line', (line) => {
       if (done) return;
@@ -125,11 +125,16 @@ export function spawnTs(script: string, env: Record<string, string>): Child {
       }
     });
     void exited.then(({ code, signal }) => {
-      if (!done) rej(new Error(`${script} exited before it was ready (code ${code}, signal ${signal}); stderr: ${stderrTail.slice(-5).join(' | ')}`));
+      if (!done)
+        rej(
+          new Error(
+            `${script} exited before it was ready (code ${code}, signal ${signal}); stderr: ${stderrTail.slice(-5).join(' | ')}`,
+          ),
+        );
     });
   });
   ready.catch(() => undefined);
-  createInterface({ input: child.stderr! }).on('line', (line) => {
+  createInterface({ input: child.stderr }).on('line', (line) => {
     stderrTail.push(line.slice(0, 500));
     if (stderrTail.length > 30) stderrTail.shift();
     let key = line.slice(0, 120);
@@ -161,7 +166,8 @@ export function spawnTs(script: string, env: Record<string, string>): Child {
     kill,
     async terminate(graceMs = 20_000) {
       const t0 = performance.now();
-      if (child.exitCode !== null || child.signalCode !== null) return { ms: 0, killed: false, code: child.exitCode };
+      if (child.exitCode !== null || child.signalCode !== null)
+        return { ms: 0, killed: false, code: child.exitCode };
       child.kill('SIGTERM');
       let killed = false;
       const timer = setTimeout(() => {
@@ -266,7 +272,8 @@ export async function scrape(baseUrl: string): Promise<Metrics> {
 export function procMemory(pid: number): { rss: number; hwm: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(status)?.[1] ?? Number.NaN) * 1024;
     return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
   } catch {
     return undefined;
@@ -288,7 +295,10 @@ export function procCpuMs(pid: number): number | undefined {
 }
 
 /** Samples the peak RSS of a process every `everyMs`. */
-export function rssSampler(pid: number, everyMs = 100): { stop(): { peak: number; last: number; samples: number; hwm: number } } {
+export function rssSampler(
+  pid: number,
+  everyMs = 100,
+): { stop(): { peak: number; last: number; samples: number; hwm: number } } {
   let peak = 0;
   let last = 0;
   let hwm = 0;

@@ -82,7 +82,9 @@ app.http.get('/bench/tx-stats', async () => ({
 }));
 
 const url = await app.listen();
-process.stdout.write(`${JSON.stringify({ url, database: app.database.kind, sinceProcessStartMs: Math.round(performance.now()) })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ url, database: app.database.kind, sinceProcessStartMs: Math.round(performance.now()) })}\n`,
+);
 
 let stopping = false;
 const stop = () => {

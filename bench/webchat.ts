@@ -40,8 +40,11 @@ interface Step {
 }
 
 const hasChoice = (id: string) => (m: ChatMessageDto) =>
-  m.kind === 'choices' && m.choices?.some((c) => c.id === id) ? undefined : `expected choices with "${id}", got ${m.kind}: ${m.text?.slice(0, 60)}`;
-const isText = (m: ChatMessageDto) => (m.kind === 'text' && m.text ? undefined : `expected a text reply, got ${m.kind}`);
+  m.kind === 'choices' && m.choices?.some((c) => c.id === id)
+    ? undefined
+    : `expected choices with "${id}", got ${m.kind}: ${m.text?.slice(0, 60)}`;
+const isText = (m: ChatMessageDto) =>
+  m.kind === 'text' && m.text ? undefined : `expected a text reply, got ${m.kind}`;
 
 /** The script of one citizen: 7 turns, one bot message each. */
 export const SCRIPT: readonly Step[] = [
@@ -52,12 +55,15 @@ export const SCRIPT: readonly Step[] = [
   { send: () => ({ kind: 'text', text: 'Av. Juárez 10, col. Centro' }), check: hasChoice('yes') },
   {
     send: () => ({ kind: 'text', text: 'sí' }),
-    check: (m) => (m.text && FOLIO_RE.test(m.text) ? undefined : `expected a folio, got: ${m.text?.slice(0, 80)}`),
+    check: (m) =>
+      m.text && FOLIO_RE.test(m.text) ? undefined : `expected a folio, got: ${m.text?.slice(0, 80)}`,
   },
   {
     send: (folio) => ({ kind: 'text', text: `¿cómo va mi folio ${folio}?` }),
     check: (m, folio) =>
-      m.text && folio && m.text.includes(folio) && !/no encontr/i.test(m.text) ? undefined : `expected the status of ${folio}, got: ${m.text?.slice(0, 80)}`,
+      m.text && folio && m.text.includes(folio) && !/no encontr/i.test(m.text)
+        ? undefined
+        : `expected the status of ${folio}, got: ${m.text?.slice(0, 80)}`,
   },
 ];
 
@@ -128,7 +134,11 @@ class Citizen {
     reply.catch(() => undefined);
     const ack = (await this.socket
       .timeout(TURN_TIMEOUT_MS)
-      .emitWithAck('message.send', { clientId: randomUUID(), ...payload })) as { ok: boolean; code?: string; message?: string };
+      .emitWithAck('message.send', { clientId: randomUUID(), ...payload })) as {
+      ok: boolean;
+      code?: string;
+      message?: string;
+    };
     if (!ack.ok) throw new Error(`ack ${ack.code}: ${ack.message}`);
     const arrival = await reply;
     return { latencyMs: arrival.at - t0, reply: arrival.dto };
@@ -154,7 +164,12 @@ async function converse(citizen: Citizen, latencies: number[]): Promise<Conversa
     try {
       result = await citizen.turn(step.send(folio));
     } catch (err) {
-      return { ok: false, turns, ...(folio ? { folio } : {}), reason: `turn ${i + 1}: ${(err as Error).message}` };
+      return {
+        ok: false,
+        turns,
+        ...(folio ? { folio } : {}),
+        reason: `turn ${i + 1}: ${(err as Error).message}`,
+      };
     }
     turns++;
     latencies.push(result.latencyMs);
@@ -172,7 +187,11 @@ const nextIp = () => {
 };
 
 /** Run `n` citizens at once (connect all, then start all conversations together). */
-async function crowd(url: string, n: number, sameIp: boolean): Promise<{ results: ConversationResult[]; latencies: number[]; wallMs: number; extras: number }> {
+async function crowd(
+  url: string,
+  n: number,
+  sameIp: boolean,
+): Promise<{ results: ConversationResult[]; latencies: number[]; wallMs: number; extras: number }> {
   const citizens = Array.from({ length: n }, () => new Citizen(url, sameIp ? undefined : nextIp()));
   const connected = await Promise.all(
     citizens.map((c) =>
@@ -187,7 +206,9 @@ async function crowd(url: string, n: number, sameIp: boolean): Promise<{ results
   const results = await Promise.all(
     citizens.map((c, i) => {
       const error = connected[i];
-      return error === undefined ? converse(c, latencies) : Promise.resolve<ConversationResult>({ ok: false, turns: 0, reason: `connect: ${error}` });
+      return error === undefined
+        ? converse(c, latencies)
+        : Promise.resolve<ConversationResult>({ ok: false, turns: 0, reason: `connect: ${error}` });
     }),
   );
   const wallMs = performance.now() - started;
@@ -222,7 +243,9 @@ function histogramDelta(a: TxStats, b: TxStats): Map<number, number> {
 }
 
 /** A fresh database `bench_<pid>` on the server of `testUrl`, dropped by `drop()` (also on Ctrl-C). */
-export async function createBenchDatabase(testUrl: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+export async function createBenchDatabase(
+  testUrl: string,
+): Promise<{ url: string; name: string; drop(): Promise<void> }> {
   const name = `bench_${process.pid}`;
   const admin = new pg.Client({ connectionString: testUrl });
   await admin.connect();
@@ -299,6 +322,9 @@ export interface WebchatResult {
   readonly failed: number;
   readonly failures: Map<string, number>;
   readonly extraBotMessages: number;
+  /** `ventanilla_outbox_depth` after the run (replies not yet sent nor dead) and Δ `ventanilla_outbox_failures_total`. */
+  readonly outboxDepthAfter: number;
+  readonly outboxFailures: number;
   readonly folios: number;
   readonly duplicateFolios: string[];
   readonly shutdownMs: number;
@@ -340,11 +366,16 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
     const pg1 = opts.backend === 'postgres' ? cpuOfProcessesNamed('postgres') : Number.NaN;
     const rss = sampler.stop();
 
-    const delta = (name: string, filter?: Record<string, string>) => m1.sum(name, filter) - m0.sum(name, filter);
+    const delta = (name: string, filter?: Record<string, string>) =>
+      m1.sum(name, filter) - m0.sum(name, filter);
     const serverTurns = delta('ventanilla_turns_total', { channel: 'webchat' });
     const turnOutcomes: Record<string, number> = {};
-    for (const outcome of new Set(m1.samples.filter((s) => s.name === 'ventanilla_turns_total').map((s) => s.labels.outcome ?? ''))) {
-      const d = (m1.sum('ventanilla_turns_total', { channel: 'webchat', outcome }) || 0) - (m0.sum('ventanilla_turns_total', { channel: 'webchat', outcome }) || 0);
+    for (const outcome of new Set(
+      m1.samples.filter((s) => s.name === 'ventanilla_turns_total').map((s) => s.labels.outcome ?? ''),
+    )) {
+      const d =
+        (m1.sum('ventanilla_turns_total', { channel: 'webchat', outcome }) || 0) -
+        (m0.sum('ventanilla_turns_total', { channel: 'webchat', outcome }) || 0);
       if (d) turnOutcomes[outcome] = d;
     }
     const statements = delta('ventanilla_db_statements');
@@ -360,7 +391,10 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
     }
 
     const failures = new Map<string, number>();
-    for (const reason of [...warmFailures.map((r) => `warm-up: ${r}`), ...run.results.filter((r) => !r.ok).map((r) => r.reason ?? '?')]) {
+    for (const reason of [
+      ...warmFailures.map((r) => `warm-up: ${r}`),
+      ...run.results.filter((r) => !r.ok).map((r) => r.reason ?? '?'),
+    ]) {
       const key = reason.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '<uuid>').replace(/VER-\d{4}-\d+/g, '<folio>');
       failures.set(key, (failures.get(key) ?? 0) + 1);
     }
@@ -397,6 +431,9 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
       failed: run.results.filter((r) => !r.ok).length,
       failures,
       extraBotMessages: run.extras + warm.extras,
+      outboxDepthAfter: m1.sum('ventanilla_outbox_depth'),
+      outboxFailures:
+        (m1.sum('ventanilla_outbox_failures_total') || 0) - (m0.sum('ventanilla_outbox_failures_total') || 0),
       folios: folios.length,
       duplicateFolios,
       shutdownMs: shutdown.ms,
@@ -417,22 +454,42 @@ export interface ColdStartResult {
   readonly shutdownMs: number;
   readonly shutdownKilled: boolean;
   readonly serverLog: Map<string, number>;
+  /** A second load run on the restarted server (no first-start/initdb residue in its memory). */
+  readonly load?: {
+    readonly citizens: number;
+    readonly turnsPerSec: number;
+    readonly p50Ms: number;
+    readonly p99Ms: number;
+    readonly peakRssMb: number;
+    readonly failed: number;
+    readonly failures: Map<string, number>;
+  };
 }
 
 /** Start on an existing (populated) data folder; spawn → GET /readyz 200 polled every 50 ms; idle RSS; SIGTERM. */
-export async function runColdStart(opts: { dataDir: string; databaseUrl?: string; idleMs?: number; onChild?: (child: Child) => void }): Promise<ColdStartResult> {
+export async function runColdStart(opts: {
+  dataDir: string;
+  databaseUrl?: string;
+  idleMs?: number;
+  /** Citizens of a load run after the idle measurement (0 = none). */
+  loadCitizens?: number;
+  sameIp?: boolean;
+  onChild?: (child: Child) => void;
+}): Promise<ColdStartResult> {
   const port = await freePort();
   const child = spawnTs('bench/server.ts', {
     BENCH_DATA_DIR: opts.dataDir,
     BENCH_PORT: String(port),
     ...(opts.databaseUrl ? { BENCH_DATABASE_URL: opts.databaseUrl } : {}),
+    ...(opts.sameIp ? { BENCH_TRUST_PROXY: 'false' } : {}),
   });
   opts.onChild?.(child);
   try {
     const base = `http://127.0.0.1:${port}`;
     let readyMs = Number.NaN;
     for (;;) {
-      if (child.process.exitCode !== null) throw new Error(`server exited during cold start: ${child.stderrTail.slice(-3).join(' | ')}`);
+      if (child.process.exitCode !== null)
+        throw new Error(`server exited during cold start: ${child.stderrTail.slice(-3).join(' | ')}`);
       try {
         const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
         await res.arrayBuffer();
@@ -449,8 +506,27 @@ export async function runColdStart(opts: { dataDir: string; databaseUrl?: string
     const idleMs = opts.idleMs ?? 3_000;
     await sleep(idleMs);
     const mem = procMemory(child.pid);
+    let load: ColdStartResult['load'];
+    if (opts.loadCitizens) {
+      const sampler = rssSampler(child.pid, 100);
+      const run = await crowd(base, opts.loadCitizens, opts.sameIp ?? false);
+      const rss = sampler.stop();
+      const failures = new Map<string, number>();
+      for (const r of run.results)
+        if (!r.ok) failures.set(r.reason ?? '?', (failures.get(r.reason ?? '?') ?? 0) + 1);
+      load = {
+        citizens: opts.loadCitizens,
+        turnsPerSec: (run.latencies.length / run.wallMs) * 1000,
+        p50Ms: percentile(run.latencies, 50),
+        p99Ms: percentile(run.latencies, 99),
+        peakRssMb: rss.peak / MB,
+        failed: run.results.filter((r) => !r.ok).length,
+        failures,
+      };
+    }
     const shutdown = await child.terminate(20_000);
     return {
+      ...(load ? { load } : {}),
       readyMs,
       idleRssMb: (mem?.rss ?? Number.NaN) / MB,
       idleHwmMb: (mem?.hwm ?? Number.NaN) / MB,
@@ -464,18 +540,19 @@ export async function runColdStart(opts: { dataDir: string; databaseUrl?: string
   }
 }
 
-
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const citizens = Number(process.env.BENCH_CITIZENS ?? 50);
   const dataDir = tempDir('ventanilla-bench-pglite-');
   const sameIp = process.env.BENCH_SAME_IP === '1';
   const result = await runWebchat({ backend: 'pglite', citizens, warmupCitizens: 2, dataDir, sameIp });
   console.log(result);
-  console.log(await runColdStart({ dataDir }));
+  console.log(await runColdStart({ dataDir, loadCitizens: citizens, sameIp }));
   if (process.env.TEST_DATABASE_URL) {
     const db = await createBenchDatabase(process.env.TEST_DATABASE_URL);
     try {
-      console.log(await runWebchat({ backend: 'postgres', citizens, warmupCitizens: 2, databaseUrl: db.url, sameIp }));
+      console.log(
+        await runWebchat({ backend: 'postgres', citizens, warmupCitizens: 2, databaseUrl: db.url, sameIp }),
+      );
     } finally {
       await db.drop();
     }

@@ -73,7 +73,8 @@ const es = {
   close: 'Cerrar chat',
   minimize: 'Minimizar chat',
   quickExit: 'Salida rápida',
-  quickExitHint: 'Sale de inmediato a otra página y borra esta conversación de este dispositivo. También puedes pulsar Esc tres veces.',
+  quickExitHint:
+    'Sale de inmediato a otra página y borra esta conversación de este dispositivo. También puedes pulsar Esc tres veces.',
   inputLabel: 'Escribe tu mensaje',
   placeholder: 'Escribe tu mensaje…',
   send: 'Enviar mensaje',
@@ -85,8 +86,10 @@ const es = {
   connectionLost: 'Se perdió la conexión. Reconectando… Tus mensajes se enviarán al volver.',
   notAllowed: 'El chat no está disponible en este sitio.',
   tooManyConnections: 'Hay demasiadas conexiones desde tu red. Reintentamos en unos segundos.',
-  intro: 'Reporta baches, alumbrado, basura, fugas de agua y más, o consulta cómo va tu folio. Escribe «hola» para empezar.',
-  notice: 'Asistente automático {of}. No compartas contraseñas ni datos bancarios. Si estás en peligro, llama al 911.',
+  intro:
+    'Reporta baches, alumbrado, basura, fugas de agua y más, o consulta cómo va tu folio. Escribe «hola» para empezar.',
+  notice:
+    'Asistente automático {of}. No compartas contraseñas ni datos bancarios. Si estás en peligro, llama al 911.',
   noticeOf: 'del {m}',
   noticeDefault: 'del municipio',
   botName: 'Ventanilla',
@@ -130,7 +133,8 @@ const en: Texts = {
   close: 'Close chat',
   minimize: 'Minimize chat',
   quickExit: 'Quick exit',
-  quickExitHint: 'Leaves this page at once and erases this conversation from this device. You can also press Esc three times.',
+  quickExitHint:
+    'Leaves this page at once and erases this conversation from this device. You can also press Esc three times.',
   inputLabel: 'Type your message',
   placeholder: 'Type your message…',
   send: 'Send message',
@@ -142,7 +146,8 @@ const en: Texts = {
   connectionLost: 'Connection lost. Reconnecting… Your messages will be sent when it is back.',
   notAllowed: 'The chat is not available on this site.',
   tooManyConnections: 'Too many connections from your network. Retrying in a few seconds.',
-  intro: 'Report potholes, street lights, garbage, water leaks and more, or check how your case is going. Type “hello” to start.',
+  intro:
+    'Report potholes, street lights, garbage, water leaks and more, or check how your case is going. Type “hello” to start.',
   notice: 'Automated assistant {of}. Never share passwords or bank details. If you are in danger, call 911.',
   noticeOf: 'of {m}',
   noticeDefault: 'of the municipality',
@@ -252,7 +257,12 @@ function safeStorage(name: 'localStorage' | 'sessionStorage'): Storage | undefin
 
 type Attrs = Record<string, string | boolean | undefined>;
 
-function h<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string, attrs: Attrs = {}, text?: string): HTMLElementTagNameMap[K] {
+function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  cls?: string,
+  attrs: Attrs = {},
+  text?: string,
+): HTMLElementTagNameMap[K] {
   const el = document.createElement(tag);
   if (cls) el.className = cls;
   for (const k of Object.keys(attrs)) {
@@ -270,7 +280,10 @@ const ICONS = {
   close: ['M18 6 6 18', 'M6 6l12 12'],
   down: ['M6 9l6 6 6-6'],
   send: ['M22 2 11 13', 'M22 2l-7 20-4-9-9-4z'],
-  camera: ['M23 19a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h4l2-3h6l2 3h4a2 2 0 0 1 2 2z', 'M12 17a4 4 0 1 0 0-8 4 4 0 0 0 0 8z'],
+  camera: [
+    'M23 19a2 2 0 0 1-2 2H3a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h4l2-3h6l2 3h4a2 2 0 0 1 2 2z',
+    'M12 17a4 4 0 1 0 0-8 4 4 0 0 0 0 8z',
+  ],
   pin: ['M21 10c0 7-9 13-9 13s-9-6-9-13a9 9 0 0 1 18 0z', 'M12 13a3 3 0 1 0 0-6 3 3 0 0 0 0 6z'],
   exit: ['M9 21H5a2 2 0 0 1-2-2V5a2 2 0 0 1 2-2h4', 'M16 17l5-5-5-5', 'M21 12H9'],
   building: ['M3 21h18', 'M5 21V10', 'M19 21V10', 'M9.5 21v-6h5v6', 'M2 10l10-7 10 7z'],
@@ -528,13 +541,29 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   const root = h('div', 'vtn-root', { lang: LANG, 'data-vtn': 'widget' });
   const panelId = `vtn-panel-${Math.random().toString(36).slice(2, 8)}`;
 
-  const launcher = h('button', 'vtn-launcher', { type: 'button', 'aria-label': T.open, 'aria-expanded': 'false', 'aria-controls': panelId });
+  const launcher = h('button', 'vtn-launcher', {
+    type: 'button',
+    'aria-label': T.open,
+    'aria-expanded': 'false',
+    'aria-controls': panelId,
+  });
   const launcherIcon = icon('chat');
-  const launcherLabel = h('span', 'vtn-launcher-label', { 'aria-hidden': 'true' }, T === en ? 'Chat' : 'Atención ciudadana');
+  const launcherLabel = h(
+    'span',
+    'vtn-launcher-label',
+    { 'aria-hidden': 'true' },
+    T === en ? 'Chat' : 'Atención ciudadana',
+  );
   const badge = h('span', 'vtn-badge', { hidden: true, 'aria-hidden': 'true' });
   launcher.append(launcherIcon, launcherLabel, badge);
 
-  const panel = h('section', 'vtn-panel', { id: panelId, role: 'dialog', 'aria-modal': 'false', 'aria-labelledby': `${panelId}-title`, hidden: true });
+  const panel = h('section', 'vtn-panel', {
+    id: panelId,
+    role: 'dialog',
+    'aria-modal': 'false',
+    'aria-labelledby': `${panelId}-title`,
+    hidden: true,
+  });
 
   const header = h('div', 'vtn-header');
   const avatar = h('div', 'vtn-avatar');
@@ -546,8 +575,16 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   const statusText = h('span', 'vtn-status-text', {}, T.connecting);
   status.append(statusDot, statusText);
   heading.append(title, status);
-  const exitBtn = h('button', 'vtn-exit', { type: 'button', title: T.quickExitHint, 'data-vtn-action': 'quick-exit' });
-  exitBtn.append(icon('exit'), h('span', undefined, {}, T.quickExit), h('span', 'vtn-sr', {}, `. ${T.quickExitHint}`));
+  const exitBtn = h('button', 'vtn-exit', {
+    type: 'button',
+    title: T.quickExitHint,
+    'data-vtn-action': 'quick-exit',
+  });
+  exitBtn.append(
+    icon('exit'),
+    h('span', undefined, {}, T.quickExit),
+    h('span', 'vtn-sr', {}, `. ${T.quickExitHint}`),
+  );
   const closeBtn = h('button', 'vtn-close', { type: 'button', 'aria-label': T.close, title: T.close });
   closeBtn.appendChild(icon('close'));
   header.append(avatar, heading, exitBtn, closeBtn);
@@ -561,7 +598,12 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   const of = cfg.municipality ? T.noticeOf.replace('{m}', cfg.municipality) : T.noticeDefault;
   notice.append(icon('shield'), h('span', undefined, {}, T.notice.replace('{of}', of)));
   const intro = h('p', 'vtn-intro', {}, T.intro);
-  const log = h('div', 'vtn-log', { role: 'log', 'aria-live': 'polite', 'aria-relevant': 'additions', 'aria-label': T.title });
+  const log = h('div', 'vtn-log', {
+    role: 'log',
+    'aria-live': 'polite',
+    'aria-relevant': 'additions',
+    'aria-label': T.title,
+  });
   const typing = h('div', 'vtn-typing', { hidden: true });
   const typingBubble = h('div', 'vtn-typing-bubble', { role: 'img', 'aria-label': T.typing });
   typingBubble.append(h('span'), h('span'), h('span'));
@@ -571,14 +613,26 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   const composer = h('form', 'vtn-composer', { novalidate: true });
   const inputId = `${panelId}-input`;
   const label = h('label', 'vtn-sr', { for: inputId }, T.inputLabel);
-  const input = h('textarea', 'vtn-input', { id: inputId, rows: '1', placeholder: T.placeholder, autocomplete: 'off', enterkeyhint: 'send', 'aria-label': undefined });
+  const input = h('textarea', 'vtn-input', {
+    id: inputId,
+    rows: '1',
+    placeholder: T.placeholder,
+    autocomplete: 'off',
+    enterkeyhint: 'send',
+    'aria-label': undefined,
+  });
   const attachBtn = h('button', 'vtn-tool', { type: 'button', 'aria-label': T.attach, title: T.attach });
   attachBtn.appendChild(icon('camera'));
   const locBtn = h('button', 'vtn-tool', { type: 'button', 'aria-label': T.location, title: T.location });
   locBtn.appendChild(icon('pin'));
   const sendBtn = h('button', 'vtn-send', { type: 'submit', 'aria-label': T.send, title: T.send });
   sendBtn.appendChild(icon('send'));
-  const file = h('input', 'vtn-file', { type: 'file', accept: 'image/*', tabindex: '-1', 'aria-hidden': 'true' });
+  const file = h('input', 'vtn-file', {
+    type: 'file',
+    accept: 'image/*',
+    tabindex: '-1',
+    'aria-hidden': 'true',
+  });
   composer.append(attachBtn, locBtn, label, input, sendBtn, file);
 
   panel.append(header, banner, scroll, composer);
@@ -604,7 +658,8 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
 
   function setOnline(state: 'online' | 'connecting' | 'reconnecting'): void {
     status.className = state === 'online' ? 'vtn-status vtn-online' : 'vtn-status';
-    statusText.textContent = state === 'online' ? T.online : state === 'connecting' ? T.connecting : T.reconnecting;
+    statusText.textContent =
+      state === 'online' ? T.online : state === 'connecting' ? T.connecting : T.reconnecting;
   }
 
   function showTyping(ms: number): void {
@@ -681,9 +736,18 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
       const src = localPreview ?? remote;
       if (src) {
         bubble.classList.add('vtn-bubble--photo');
-        bubble.appendChild(h('img', 'vtn-photo', { src, alt: dir === 'in' ? T.photoAlt : T.botPhotoAlt, loading: 'lazy' }));
+        bubble.appendChild(
+          h('img', 'vtn-photo', { src, alt: dir === 'in' ? T.photoAlt : T.botPhotoAlt, loading: 'lazy' }),
+        );
       } else if (m.media?.url && safeUrl(m.media.url, cfg.base)) {
-        bubble.appendChild(h('a', undefined, { href: safeUrl(m.media.url, cfg.base), target: '_blank', rel: 'noopener noreferrer' }, T.openLink));
+        bubble.appendChild(
+          h(
+            'a',
+            undefined,
+            { href: safeUrl(m.media.url, cfg.base), target: '_blank', rel: 'noopener noreferrer' },
+            T.openLink,
+          ),
+        );
       } else {
         bubble.appendChild(photoLabel());
       }
@@ -712,7 +776,12 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
         b.setAttribute('aria-pressed', 'true');
         b.insertBefore(icon('check'), b.firstChild);
         refreshChoices();
-        send({ clientId: uuid(), kind: 'choice', choiceId: c.id, label: c.label }, { text: c.label, choiceGroup: group });
+        send(
+          { clientId: uuid(), kind: 'choice', choiceId: c.id, label: c.label },
+          { text: c.label, choiceGroup: group },
+        );
+        // The clicked button is disabled now: keep keyboard focus in the chat (not on phones, where it opens the keyboard).
+        if (!phone()) input.focus();
       });
       group.appendChild(b);
     }
@@ -767,12 +836,18 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   }
 
   // --- Sending --------------------------------------------------------------------------------------------------
-  function setOutgoingState(o: Outgoing, state: 'sending' | 'waiting' | 'uploading' | 'sent' | 'failed', error?: string): void {
+  function setOutgoingState(
+    o: Outgoing,
+    state: 'sending' | 'waiting' | 'uploading' | 'sent' | 'failed',
+    error?: string,
+  ): void {
     clear(o.meta);
     o.el.classList.toggle('vtn-msg--failed', state === 'failed');
     if (state === 'failed') {
       o.state = 'failed';
-      o.meta.appendChild(h('span', 'vtn-meta-error', { role: 'alert' }, `${T.failed} ${error ?? T.sendFailed}`));
+      o.meta.appendChild(
+        h('span', 'vtn-meta-error', { role: 'alert' }, `${T.failed} ${error ?? T.sendFailed}`),
+      );
       const retry = h('button', 'vtn-retry', { type: 'button' }, T.retry);
       retry.addEventListener('click', () => {
         o.state = 'sending';
@@ -788,7 +863,14 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
       o.meta.appendChild(icon('check'));
       return;
     }
-    o.meta.appendChild(h('span', undefined, {}, state === 'waiting' ? T.waiting : state === 'uploading' ? T.uploading : T.sending));
+    o.meta.appendChild(
+      h(
+        'span',
+        undefined,
+        {},
+        state === 'waiting' ? T.waiting : state === 'uploading' ? T.uploading : T.sending,
+      ),
+    );
   }
 
   /** Show the citizen's bubble at once; returns the pending entry (not yet sent). */
@@ -796,7 +878,10 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
     payload: ClientMessage,
     view: { text?: string; preview?: string; location?: boolean; choiceGroup?: HTMLElement },
   ): Outgoing {
-    const el = h('div', 'vtn-msg vtn-msg--in', { 'data-client-id': payload.clientId, 'data-kind': payload.kind });
+    const el = h('div', 'vtn-msg vtn-msg--in', {
+      'data-client-id': payload.clientId,
+      'data-kind': payload.kind,
+    });
     const bubble = h('div', 'vtn-bubble');
     if (view.preview) {
       bubble.classList.add('vtn-bubble--photo');
@@ -824,7 +909,10 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
     return o;
   }
 
-  function send(payload: ClientMessage, view: { text?: string; preview?: string; location?: boolean; choiceGroup?: HTMLElement }): void {
+  function send(
+    payload: ClientMessage,
+    view: { text?: string; preview?: string; location?: boolean; choiceGroup?: HTMLElement },
+  ): void {
     const o = addOutgoing(payload, view);
     void deliver(o);
   }
@@ -937,8 +1025,8 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   }
 
   function uploadError(status: number, body: unknown): string {
-    const code = body && typeof body === 'object' && 'code' in body ? String((body as { code: unknown }).code) : '';
-    const message = body && typeof body === 'object' && 'message' in body ? String((body as { message: unknown }).message) : '';
+    const code = body && typeof body === 'object' && 'code' in body ? String(body.code) : '';
+    const message = body && typeof body === 'object' && 'message' in body ? String(body.message) : '';
     if (code === 'CHANNEL_UPLOAD_TOO_LARGE' || status === 413) return T.photoTooLarge;
     if (code === 'CHANNEL_RATE_LIMITED' || status === 429) return T.photoRateLimited;
     if (code === 'CHANNEL_UPLOAD_INVALID' || status === 415) return T.photoInvalid;
@@ -960,7 +1048,10 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
     objectUrls.push(preview);
     const clientId = uuid();
     // The payload gets its mediaId after the upload; the bubble shows the preview meanwhile.
-    const o = addOutgoing({ clientId, kind: 'media', mediaId: '00000000-0000-4000-8000-000000000000' }, { preview });
+    const o = addOutgoing(
+      { clientId, kind: 'media', mediaId: '00000000-0000-4000-8000-000000000000' },
+      { preview },
+    );
     setOutgoingState(o, 'uploading');
     const upload = async (): Promise<void> => {
       let failure: string | undefined;
@@ -978,7 +1069,7 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
         const body: unknown = await res.json().catch(() => null);
         if (exited) return;
         if (res.status === 201 && body && typeof body === 'object' && 'mediaId' in body) {
-          const mediaId = String((body as { mediaId: unknown }).mediaId);
+          const mediaId = String(body.mediaId);
           const ready: Outgoing = { ...o, payload: { clientId, kind: 'media', mediaId } };
           outgoing.set(clientId, ready);
           await deliver(ready);

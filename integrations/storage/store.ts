@@ -287,7 +287,14 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
 }
 
 /** Build the case store on an open database. */
-export function createPostgresCaseStore(database: Database, opts: { initialStatus?: string } = {}): CaseStore {
+export function createPostgresCaseStore(
+  database: Database,
+  opts: {
+    initialStatus?: string;
+    /** Called after each committed transaction with its statement count, BEGIN and COMMIT included. */
+    onTransaction?: (statements: number) => void;
+  } = {},
+): CaseStore {
   // The status a new case gets comes from the catalogue (`case-statuses.json` `initial`).
   const initialStatus = opts.initialStatus ?? 'recibido';
   const { db, counter } = database;
@@ -349,7 +356,18 @@ export function createPostgresCaseStore(database: Database, opts: { initialStatu
     async transaction(fn) {
       counter.transactions++;
       counter.statements += 2;
-      return db.transaction(async (tx) => fn(createTx(tx, initialStatus)));
+      let statements = 2;
+      const result = await db.transaction(async (tx) => {
+        const counted: Exec = {
+          execute: ((query: SQL) => {
+            statements++;
+            return tx.execute(query);
+          }) as Exec['execute'],
+        };
+        return fn(createTx(counted, initialStatus));
+      });
+      opts.onTransaction?.(statements);
+      return result;
     },
 
     async listMessages(conversationId, opts = {}) {
