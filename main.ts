@@ -44,7 +44,10 @@ export const ConfigSchema = z
     DATABASE_URL: z.string().url().optional(),
     REDIS_URL: z.string().url().optional(),
     PUBLIC_URL: z.string().url().optional(),
-    FOLIO_PREFIX: z.string().regex(/^[A-Z]{2,6}$/, 'must be 2-6 capital letters').default('VER'),
+    FOLIO_PREFIX: z
+      .string()
+      .regex(/^[A-Z]{2,6}$/, 'must be 2-6 capital letters')
+      .default('VER'),
     CATALOG_DIR: z.string().default(resolve(ROOT, 'catalog')),
     SERVICE_TIMEZONE: z
       .string()
@@ -61,7 +64,12 @@ export const ConfigSchema = z
     WEBCHAT_ALLOWED_ORIGINS: z
       .string()
       .default('')
-      .transform((s) => s.split(',').map((o) => o.trim()).filter(Boolean)),
+      .transform((s) =>
+        s
+          .split(',')
+          .map((o) => o.trim())
+          .filter(Boolean),
+      ),
     TRUST_PROXY: bool.default(false),
     WEBCHAT_CONNECTIONS_PER_MINUTE: z.coerce.number().int().positive().default(60),
     WEBCHAT_MESSAGES_PER_MINUTE: z.coerce.number().int().positive().default(120),
@@ -79,7 +87,9 @@ export type Config = z.infer<typeof ConfigSchema>;
 /** Parse the environment; every problem names the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
   const known = Object.fromEntries(
-    Object.keys(ConfigSchema.in.shape).flatMap((k) => (env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [])),
+    Object.keys(ConfigSchema.in.shape).flatMap((k) =>
+      env[k] !== undefined && env[k] !== '' ? [[k, env[k]]] : [],
+    ),
   );
   const parsed = ConfigSchema.safeParse(known);
   if (!parsed.success) {
@@ -130,6 +140,11 @@ export const APP_ERROR_CODES = {
   HTTP_NOT_FOUND: 'No route matches the request.',
   HTTP_INTERNAL: 'An unexpected server error; details are in the server log, never in the response.',
 } as const;
+
+/** The stable code of any error (ours carry one; anything else is unexpected). */
+function codeOf(err: unknown): string {
+  return err instanceof ToolkitError ? String((err as ToolkitError).code) : 'UNEXPECTED';
+}
 
 const PHONE = /\+?\d[\d\s().-]{8,}\d/g;
 const EMAIL = /[\w.+-]+@[\w-]+\.[\w.-]+/g;
@@ -217,13 +232,21 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     buckets: [3, 4, 5, 6, 7, 8, 10, 15],
     registers: [registry],
   });
-  const store = createPostgresCaseStore(db, { initialStatus: catalog.initialStatus, onTransaction: (n) => txStatements.observe(n) });
+  const store = createPostgresCaseStore(db, {
+    initialStatus: catalog.initialStatus,
+    onTransaction: (n) => txStatements.observe(n),
+  });
   const outbox = createPostgresOutboxStore(db);
   const media = createFileMediaStore(db, resolve(config.DATA_DIR, 'media'));
 
   // Metrics
   client.collectDefaultMetrics({ register: registry, prefix: 'ventanilla_' });
-  const turns = new client.Counter({ name: 'ventanilla_turns_total', help: 'Turns by channel and outcome', labelNames: ['channel', 'outcome'], registers: [registry] });
+  const turns = new client.Counter({
+    name: 'ventanilla_turns_total',
+    help: 'Turns by channel and outcome',
+    labelNames: ['channel', 'outcome'],
+    registers: [registry],
+  });
   const turnSeconds = new client.Histogram({
     name: 'ventanilla_turn_duration_seconds',
     help: 'Time from inbound to committed turn',
@@ -231,8 +254,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const messages = new client.Counter({ name: 'ventanilla_messages_total', help: 'Messages by direction and channel', labelNames: ['direction', 'channel'], registers: [registry] });
-  const outboxFailures = new client.Counter({ name: 'ventanilla_outbox_failures_total', help: 'Failed delivery attempts (final = dead-lettered)', labelNames: ['channel', 'final'], registers: [registry] });
+  const messages = new client.Counter({
+    name: 'ventanilla_messages_total',
+    help: 'Messages by direction and channel',
+    labelNames: ['direction', 'channel'],
+    registers: [registry],
+  });
+  const outboxFailures = new client.Counter({
+    name: 'ventanilla_outbox_failures_total',
+    help: 'Failed delivery attempts (final = dead-lettered)',
+    labelNames: ['channel', 'final'],
+    registers: [registry],
+  });
   new client.Gauge({
     name: 'ventanilla_outbox_depth',
     help: 'Outbox entries not yet sent nor dead',
@@ -259,7 +292,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   });
 
   // HTTP + socket.io
-  const http: FastifyInstance = Fastify({ loggerInstance: log as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }), trustProxy: config.TRUST_PROXY, bodyLimit: 1024 * 1024 });
+  const http: FastifyInstance = Fastify({
+    // Pin the default logger type so routes and plugins are typed against FastifyInstance's defaults.
+    loggerInstance: log as unknown as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: config.TRUST_PROXY,
+    bodyLimit: 1024 * 1024,
+  });
   const io = new SocketServer(http.server, {
     maxHttpBufferSize: 64 * 1024,
     serveClient: false,
@@ -289,9 +328,18 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       publicOrigin: config.PUBLIC_URL,
       trustProxy: config.TRUST_PROXY,
       // Per IP: a CDAIE or a school behind one NAT address has many citizens, so bursts are a full minute's worth.
-      connectionsPerIp: { burst: config.WEBCHAT_CONNECTIONS_PER_MINUTE, perSecond: config.WEBCHAT_CONNECTIONS_PER_MINUTE / 60 },
-      messagesPerIp: { burst: config.WEBCHAT_MESSAGES_PER_MINUTE, perSecond: config.WEBCHAT_MESSAGES_PER_MINUTE / 60 },
-      uploadsPerIp: { burst: config.WEBCHAT_UPLOADS_PER_MINUTE, perSecond: config.WEBCHAT_UPLOADS_PER_MINUTE / 60 },
+      connectionsPerIp: {
+        burst: config.WEBCHAT_CONNECTIONS_PER_MINUTE,
+        perSecond: config.WEBCHAT_CONNECTIONS_PER_MINUTE / 60,
+      },
+      messagesPerIp: {
+        burst: config.WEBCHAT_MESSAGES_PER_MINUTE,
+        perSecond: config.WEBCHAT_MESSAGES_PER_MINUTE / 60,
+      },
+      uploadsPerIp: {
+        burst: config.WEBCHAT_UPLOADS_PER_MINUTE,
+        perSecond: config.WEBCHAT_UPLOADS_PER_MINUTE / 60,
+      },
       maxOpenPerIp: Math.max(50, config.WEBCHAT_CONNECTIONS_PER_MINUTE),
     }),
     {
@@ -324,7 +372,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       log.info({ conversationId: conversation.id, mode: conversation.mode }, 'message stored for the desk');
     },
     async requested(conversation, summary) {
-      log.info({ conversationId: conversation.id, queue: conversation.queue, intent: summary.intent }, 'hand-off requested');
+      log.info(
+        { conversationId: conversation.id, queue: conversation.queue, intent: summary.intent },
+        'hand-off requested',
+      );
     },
   };
 
@@ -341,7 +392,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     folioPrefix: config.FOLIO_PREFIX,
     timeZone: config.SERVICE_TIMEZONE,
     maxInboundText: config.MAX_INBOUND_TEXT,
-    retry: overrides.retry ?? { maxAttempts: config.OUTBOX_MAX_ATTEMPTS, baseDelayMs: 2_000, maxDelayMs: 15 * 60_000 },
+    retry: overrides.retry ?? {
+      maxAttempts: config.OUTBOX_MAX_ATTEMPTS,
+      baseDelayMs: 2_000,
+      maxDelayMs: 15 * 60_000,
+    },
     metrics: {
       turn: (channel, seconds, outcome) => {
         turns.inc({ channel, outcome });
@@ -357,7 +412,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     },
     onError: (e) =>
       log.error(
-        { conversationId: e.conversationId, channel: e.inbound.address.channel, code: e.error instanceof ToolkitError ? e.error.code : 'UNEXPECTED', err: e.error instanceof Error ? e.error.message : String(e.error) },
+        {
+          conversationId: e.conversationId,
+          channel: e.inbound.address.channel,
+          code: codeOf(e.error),
+          err: e.error instanceof Error ? e.error.message : String(e.error),
+        },
         'turn failed',
       ),
   });
@@ -365,17 +425,31 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   // Routes
   http.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
-    if (status >= 500) log.error({ code: err.code, err: err.message, url: req.url.split('?')[0] }, 'request failed');
-    const code = err instanceof ToolkitError ? err.code : status === 413 ? 'CHANNEL_UPLOAD_TOO_LARGE' : status < 500 ? 'CHANNEL_PAYLOAD_INVALID' : 'HTTP_INTERNAL';
+    if (status >= 500)
+      log.error({ code: err.code, err: err.message, url: req.url.split('?')[0] }, 'request failed');
+    const code =
+      err instanceof ToolkitError
+        ? codeOf(err)
+        : status === 413
+          ? 'CHANNEL_UPLOAD_TOO_LARGE'
+          : status < 500
+            ? 'CHANNEL_PAYLOAD_INVALID'
+            : 'HTTP_INTERNAL';
     void reply.status(status).send({ code, message: status >= 500 ? 'Internal error' : err.message });
   });
   http.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send({ code: 'HTTP_NOT_FOUND', message: 'Not found' });
   });
 
-  http.addContentTypeParser(/^image\/.*/, { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) => done(null, body));
-  http.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 }, (_req, body, done) =>
-    done(null, body),
+  http.addContentTypeParser(
+    /^image\/.*/,
+    { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 },
+    (_req, body, done) => done(null, body),
+  );
+  http.addContentTypeParser(
+    'application/octet-stream',
+    { parseAs: 'buffer', bodyLimit: 10 * 1024 * 1024 },
+    (_req, body, done) => done(null, body),
   );
 
   const corsHeaders = (req: FastifyRequest, reply: FastifyReply) => {
@@ -420,21 +494,29 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   );
 
   http.get('/widget.js', async (_req, reply) =>
-    reply.header('content-type', 'application/javascript; charset=utf-8').header('cache-control', 'public, max-age=300').send(await widgetJs()),
+    reply
+      .header('content-type', 'application/javascript; charset=utf-8')
+      .header('cache-control', 'public, max-age=300')
+      .send(await widgetJs()),
   );
-  http.get('/', async (_req, reply) => reply.header('content-type', 'text/html; charset=utf-8').send(demoHtml));
+  http.get('/', async (_req, reply) =>
+    reply.header('content-type', 'text/html; charset=utf-8').send(demoHtml),
+  );
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/readyz', async (_req, reply) => {
     try {
       await ping(db);
       const migrated = await db.migrationsApplied();
-      if (!migrated) return reply.status(503).send({ status: 'not-ready', database: 'ok', migrations: 'pending' });
+      if (!migrated)
+        return reply.status(503).send({ status: 'not-ready', database: 'ok', migrations: 'pending' });
       return { status: 'ready', database: 'ok', migrations: 'applied', channels: { webchat: 'ready' } };
     } catch {
       return reply.status(503).send({ status: 'not-ready', database: 'unreachable' });
     }
   });
-  http.get('/metrics', async (_req, reply) => reply.header('content-type', registry.contentType).send(await registry.metrics()));
+  http.get('/metrics', async (_req, reply) =>
+    reply.header('content-type', registry.contentType).send(await registry.metrics()),
+  );
 
   if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox);
 
@@ -466,7 +548,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         await webchatAdapter.stop?.();
         await Promise.race([runtime.drain(), deadline]);
         await jobs?.stop(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS)).catch(() => undefined);
-        await new Promise<void>((r) => io.close(() => r()));
+        await io.close();
         await http.close().catch(() => undefined);
         await redisClose?.();
         if (ownsDatabase) await db.close();
@@ -485,14 +567,22 @@ function registerAdmin(http: FastifyInstance, token: string, store: CaseStore, o
         const given = Buffer.from(req.headers.authorization ?? '');
         const { timingSafeEqual } = await import('node:crypto');
         if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-          return reply.status(401).send({ code: 'ADMIN_UNAUTHORIZED', message: 'Send Authorization: Bearer $ADMIN_TOKEN' });
+          return reply
+            .status(401)
+            .send({ code: 'ADMIN_UNAUTHORIZED', message: 'Send Authorization: Bearer $ADMIN_TOKEN' });
         }
       });
       const limit = z.coerce.number().int().min(1).max(500).default(100);
       admin.get('/cases', async (req) => {
-        const q = z.object({ status: z.string().optional(), limit, contactId: z.string().uuid().optional() }).parse(req.query);
+        const q = z
+          .object({ status: z.string().optional(), limit, contactId: z.string().uuid().optional() })
+          .parse(req.query);
         return {
-          cases: await store.listCases({ ...(q.status ? { status: q.status } : {}), limit: q.limit, ...(q.contactId ? { contactId: q.contactId as ContactId } : {}) }),
+          cases: await store.listCases({
+            ...(q.status ? { status: q.status } : {}),
+            limit: q.limit,
+            ...(q.contactId ? { contactId: q.contactId as ContactId } : {}),
+          }),
         };
       });
       admin.get('/cases/:folio', async (req, reply) => {
@@ -503,8 +593,20 @@ function registerAdmin(http: FastifyInstance, token: string, store: CaseStore, o
         return { case: found, events: await store.caseEvents(found.id) };
       });
       admin.get('/conversations', async (req) => {
-        const q = z.object({ mode: z.enum(['bot', 'queued', 'agent']).optional(), queue: z.string().optional(), limit }).parse(req.query);
-        return { conversations: await store.listConversations(q.mode ? { mode: q.mode, ...(q.queue ? { queue: q.queue } : {}), limit: q.limit } : { limit: q.limit }) };
+        const q = z
+          .object({
+            mode: z.enum(['bot', 'queued', 'agent']).optional(),
+            queue: z.string().optional(),
+            limit,
+          })
+          .parse(req.query);
+        return {
+          conversations: await store.listConversations(
+            q.mode
+              ? { mode: q.mode, ...(q.queue ? { queue: q.queue } : {}), limit: q.limit }
+              : { limit: q.limit },
+          ),
+        };
       });
       admin.get('/conversations/:id/messages', async (req) => {
         const { id } = z.object({ id: z.string().uuid() }).parse(req.params);
@@ -534,7 +636,7 @@ async function main(): Promise<void> {
   try {
     app = await createApp(config, { logger: log });
   } catch (err) {
-    const code = err instanceof ToolkitError ? err.code : 'UNEXPECTED';
+    const code = codeOf(err);
     log.fatal({ code, err: (err as Error).message }, 'could not start');
     log.flush();
     process.stderr.write(`Ventanilla could not start: ${(err as Error).message}\n`);
@@ -542,7 +644,12 @@ async function main(): Promise<void> {
   }
   const url = await app.listen();
   log.info(
-    { url, publicUrl: config.PUBLIC_URL, database: app.database.kind, startupMs: Math.round(performance.now() - started) },
+    {
+      url,
+      publicUrl: config.PUBLIC_URL,
+      database: app.database.kind,
+      startupMs: Math.round(performance.now() - started),
+    },
     'Ventanilla is ready',
   );
   let stopping = false;

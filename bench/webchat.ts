@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { io } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
-import type { ChatMessageDto } from '../channels/webchat.ts';
+import type { ChatMessageDto } from '../channels/index.ts';
 import type { Child } from './lib.ts';
 import {
   MB,

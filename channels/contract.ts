@@ -133,7 +133,11 @@ export const OutboundSchema = z.discriminatedUnion('kind', [
     /** Plain-text rendering for channels without templates. */
     fallbackText: z.string().min(1),
   }),
-  z.object({ kind: z.literal('speech'), text: z.string().min(1), gather: z.enum(['speech', 'dtmf']).optional() }),
+  z.object({
+    kind: z.literal('speech'),
+    text: z.string().min(1),
+    gather: z.enum(['speech', 'dtmf']).optional(),
+  }),
   z.object({ kind: z.literal('typing') }),
 ]);
 /** See {@link OutboundSchema}. */
@@ -209,15 +213,18 @@ export interface ChannelAdapter {
 /** Error codes owned by `channels/`. Stable: a retired code is never reused. */
 export const CHANNEL_ERROR_CODES = {
   CHANNEL_SIGNATURE_INVALID: 'A webhook request had a missing or wrong signature; it was rejected with 401.',
-  CHANNEL_PAYLOAD_INVALID: 'A provider or client payload did not match its schema; nothing was accepted from it.',
-  CHANNEL_RATE_LIMITED: 'The provider or our per-IP limiter refused for now; retry after the indicated delay.',
+  CHANNEL_PAYLOAD_INVALID:
+    'A provider or client payload did not match its schema; nothing was accepted from it.',
+  CHANNEL_RATE_LIMITED:
+    'The provider or our per-IP limiter refused for now; retry after the indicated delay.',
   CHANNEL_UNAVAILABLE: 'The provider could not be reached, timed out or answered 5xx; retryable.',
   CHANNEL_REJECTED: 'The provider refused the message permanently (4xx); the message is marked failed.',
   CHANNEL_WINDOW_CLOSED: 'A free-form message cannot be sent outside the provider’s customer-service window.',
   CHANNEL_NOT_CONFIGURED: 'A message was addressed to a channel that is not configured in this deployment.',
   CHANNEL_UPLOAD_INVALID: 'An upload was not an image, was empty, or could not be decoded.',
   CHANNEL_UPLOAD_TOO_LARGE: 'An upload was larger than the limit (10 MB).',
-  CHANNEL_ORIGIN_FORBIDDEN: 'A web-chat connection came from an origin that is not allowed to embed the widget.',
+  CHANNEL_ORIGIN_FORBIDDEN:
+    'A web-chat connection came from an origin that is not allowed to embed the widget.',
   CHANNEL_SESSION_INVALID: 'A web-chat session secret was missing, malformed or unknown.',
 } as const;
 /** A stable code owned by `channels/`. */

@@ -16,8 +16,15 @@ import { z } from 'zod';
 import type { MediaStore } from '../integrations/contract.ts';
 import { ChannelError } from './contract.ts';
 import type { Address, Capabilities, ChannelAdapter, Emit, Inbound, Outbound } from './contract.ts';
-import { createLimiter, defineChannel, inboundId, randomSecret, sanitizeImage, secretKey } from './kit/index.ts';
-import type { ChannelLogger, RateLimit } from './kit/index.ts';
+import {
+  createLimiter,
+  defineChannel,
+  inboundId,
+  randomSecret,
+  sanitizeImage,
+  secretKey,
+} from './kit/index.ts';
+import type { ChannelLogger } from './kit/index.ts';
 import { MAX_IMAGE_BYTES } from './kit/image.ts';
 
 const NAME = 'webchat';
@@ -31,10 +38,16 @@ export const webchatConfig = z.object({
   publicOrigin: z.string().optional(),
   /** Take the client IP from `X-Forwarded-For` (behind a trusted reverse proxy). */
   trustProxy: z.boolean().default(false),
-  connectionsPerIp: z.object({ burst: z.number().positive(), perSecond: z.number().positive() }).default({ burst: 20, perSecond: 0.5 }),
+  connectionsPerIp: z
+    .object({ burst: z.number().positive(), perSecond: z.number().positive() })
+    .default({ burst: 20, perSecond: 0.5 }),
   maxOpenPerIp: z.number().int().positive().default(50),
-  messagesPerIp: z.object({ burst: z.number().positive(), perSecond: z.number().positive() }).default({ burst: 30, perSecond: 1 }),
-  uploadsPerIp: z.object({ burst: z.number().positive(), perSecond: z.number().positive() }).default({ burst: 10, perSecond: 0.1 }),
+  messagesPerIp: z
+    .object({ burst: z.number().positive(), perSecond: z.number().positive() })
+    .default({ burst: 30, perSecond: 1 }),
+  uploadsPerIp: z
+    .object({ burst: z.number().positive(), perSecond: z.number().positive() })
+    .default({ burst: 10, perSecond: 0.1 }),
   /** Longest text accepted in one socket message (the runtime asks for shorter text above its own limit). */
   maxPayloadText: z.number().int().positive().default(20_000),
 });
@@ -78,10 +91,13 @@ export const ClientMessageSchema = z.discriminatedUnion('kind', [
 /** See {@link ClientMessageSchema}. */
 export type ClientMessage = z.infer<typeof ClientMessageSchema>;
 
-const AuthSchema = z.object({ secret: z.string().optional(), locale: z.string().max(35).optional() }).passthrough();
+const AuthSchema = z
+  .object({ secret: z.string().optional(), locale: z.string().max(35).optional() })
+  .passthrough();
 
 /** Acknowledgement of `message.send`. */
-export type SendAck = { ok: true; id: string } | { ok: false; code: string; message: string; retryAfterMs?: number };
+export type SendAck =
+  { ok: true; id: string } | { ok: false; code: string; message: string; retryAfterMs?: number };
 
 /** What the web-chat adapter needs from the composition root. */
 export interface WebchatDeps {
@@ -102,7 +118,11 @@ export interface UploadResult {
 
 /** The web-chat adapter, with its HTTP upload handler and origin check. */
 export interface WebchatAdapter extends ChannelAdapter {
-  upload(req: { headers: Record<string, string | string[] | undefined>; ip: string; body: Buffer }): Promise<UploadResult>;
+  upload(req: {
+    headers: Record<string, string | string[] | undefined>;
+    ip: string;
+    body: Buffer;
+  }): Promise<UploadResult>;
   /** Whether a browser Origin may connect (also used for CORS on uploads). */
   originAllowed(origin: string | undefined, host: string | undefined): boolean;
 }
@@ -123,7 +143,14 @@ export function outboundDto(id: string, outbound: Outbound, at: Date): ChatMessa
     case 'text':
       return { id, direction: 'out', kind: 'text', text: outbound.text, at: at.toISOString() };
     case 'choices':
-      return { id, direction: 'out', kind: 'choices', text: outbound.text, choices: outbound.choices, at: at.toISOString() };
+      return {
+        id,
+        direction: 'out',
+        kind: 'choices',
+        text: outbound.text,
+        choices: outbound.choices,
+        at: at.toISOString(),
+      };
     case 'media':
       return {
         id,
@@ -142,7 +169,11 @@ export function outboundDto(id: string, outbound: Outbound, at: Date): ChatMessa
   }
 }
 
-function clientIp(headers: IncomingMessage['headers'] | Record<string, string | string[] | undefined>, fallback: string, trustProxy: boolean): string {
+function clientIp(
+  headers: IncomingMessage['headers'] | Record<string, string | string[] | undefined>,
+  fallback: string,
+  trustProxy: boolean,
+): string {
   if (trustProxy) {
     const xff = headers['x-forwarded-for'];
     const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
@@ -167,9 +198,9 @@ export const webchat = defineChannel({
   create(config: WebchatConfig, deps: WebchatDeps): WebchatAdapter {
     const now = deps.now ?? (() => new Date());
     const nsp: Namespace = deps.io.of('/webchat');
-    const connLimiter = createLimiter(config.connectionsPerIp as RateLimit);
-    const msgLimiter = createLimiter(config.messagesPerIp as RateLimit);
-    const uploadLimiter = createLimiter(config.uploadsPerIp as RateLimit);
+    const connLimiter = createLimiter(config.connectionsPerIp);
+    const msgLimiter = createLimiter(config.messagesPerIp);
+    const uploadLimiter = createLimiter(config.uploadsPerIp);
     const open = new Map<string, number>();
     const allowed = new Set(config.allowedOrigins.map((o) => originOf(o) ?? o));
     const publicOrigin = originOf(config.publicOrigin);
@@ -183,7 +214,8 @@ export const webchat = defineChannel({
       return o !== undefined && host !== undefined && new URL(o).host === host;
     };
 
-    const ipOf = (socket: Socket) => clientIp(socket.handshake.headers, socket.handshake.address, config.trustProxy);
+    const ipOf = (socket: Socket) =>
+      clientIp(socket.handshake.headers, socket.handshake.address, config.trustProxy);
 
     const fail = (ack: unknown, code: string, message: string, extra: { retryAfterMs?: number } = {}) => {
       const payload: SendAck = { ok: false, code, message, ...extra };
@@ -191,16 +223,28 @@ export const webchat = defineChannel({
       return payload;
     };
 
-    async function onMessage(socket: Socket, user: string, locale: string | undefined, payload: unknown, ack: unknown) {
+    async function onMessage(
+      socket: Socket,
+      user: string,
+      locale: string | undefined,
+      payload: unknown,
+      ack: unknown,
+    ) {
       const ip = ipOf(socket);
       if (!msgLimiter.take(ip)) {
         deps.log.warn({ channel: NAME, code: 'CHANNEL_RATE_LIMITED' }, 'web-chat message rate limited');
-        return fail(ack, 'CHANNEL_RATE_LIMITED', 'Too many messages; wait a moment.', { retryAfterMs: msgLimiter.retryAfterMs(ip) });
+        return fail(ack, 'CHANNEL_RATE_LIMITED', 'Too many messages; wait a moment.', {
+          retryAfterMs: msgLimiter.retryAfterMs(ip),
+        });
       }
       const parsed = ClientMessageSchema.safeParse(payload);
       if (!parsed.success) {
         const field = parsed.error.issues[0]?.path.join('.') || 'payload';
-        return fail(ack, 'CHANNEL_PAYLOAD_INVALID', `Invalid message.send payload (${field}: ${parsed.error.issues[0]?.message ?? 'invalid'})`);
+        return fail(
+          ack,
+          'CHANNEL_PAYLOAD_INVALID',
+          `Invalid message.send payload (${field}: ${parsed.error.issues[0]?.message ?? 'invalid'})`,
+        );
       }
       const m = parsed.data;
       if (m.kind === 'text' && m.text.length > config.maxPayloadText) {
@@ -208,7 +252,14 @@ export const webchat = defineChannel({
       }
       const address: Address = { channel: NAME, user };
       const externalId = `${user}:${m.clientId}`;
-      const base = { id: inboundId(NAME, externalId), externalId, address, at: now().toISOString(), raw: m, ...(locale ? { locale } : {}) };
+      const base = {
+        id: inboundId(NAME, externalId),
+        externalId,
+        address,
+        at: now().toISOString(),
+        raw: m,
+        ...(locale ? { locale } : {}),
+      };
       let inbound: Inbound;
       switch (m.kind) {
         case 'text':
@@ -226,7 +277,14 @@ export const webchat = defineChannel({
           inbound = {
             ...base,
             kind: 'media',
-            media: [{ mediaId: stored.id, mime: stored.mime, bytes: stored.bytes, ...(m.caption ? { caption: m.caption } : {}) }],
+            media: [
+              {
+                mediaId: stored.id,
+                mime: stored.mime,
+                bytes: stored.bytes,
+                ...(m.caption ? { caption: m.caption } : {}),
+              },
+            ],
           };
           break;
         }
@@ -235,7 +293,10 @@ export const webchat = defineChannel({
       try {
         await emit(inbound);
       } catch (err) {
-        const code = err instanceof Error && 'code' in err ? String((err as { code: unknown }).code) : 'CHANNEL_UNAVAILABLE';
+        const code =
+          err instanceof Error && 'code' in err
+            ? String((err as { code: unknown }).code)
+            : 'CHANNEL_UNAVAILABLE';
         deps.log.warn({ channel: NAME, code }, 'web-chat message not accepted');
         return fail(ack, code, 'The message could not be processed; send it again.');
       }
@@ -272,7 +333,9 @@ export const webchat = defineChannel({
         deps
           .history(user)
           .then((messages) => socket.emit('history', { messages }))
-          .catch((err: unknown) => deps.log.warn({ channel: NAME, err: String(err) }, 'could not load web-chat history'));
+          .catch((err: unknown) =>
+            deps.log.warn({ channel: NAME, err: String(err) }, 'could not load web-chat history'),
+          );
       } else {
         socket.emit('history', { messages: [] });
       }
@@ -282,7 +345,11 @@ export const webchat = defineChannel({
       socket.onAny((event: string, ...args: unknown[]) => {
         if (event === 'message.send') return;
         const ack = args.at(-1);
-        const payload = { ok: false, code: 'CHANNEL_PAYLOAD_INVALID', message: `Unknown event "${event.slice(0, 64)}"` } as const;
+        const payload = {
+          ok: false,
+          code: 'CHANNEL_PAYLOAD_INVALID',
+          message: `Unknown event "${event.slice(0, 64)}"`,
+        } as const;
         if (typeof ack === 'function') (ack as (a: unknown) => void)(payload);
         else socket.emit('chat.error', { code: payload.code, message: payload.message });
       });
@@ -335,18 +402,41 @@ export const webchat = defineChannel({
         const auth = req.headers.authorization;
         const secret = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
         if (!secret || !SECRET_RE.test(secret)) {
-          return { status: 401, body: { code: 'CHANNEL_SESSION_INVALID', message: 'Send the chat session secret as a Bearer token.' } };
+          return {
+            status: 401,
+            body: {
+              code: 'CHANNEL_SESSION_INVALID',
+              message: 'Send the chat session secret as a Bearer token.',
+            },
+          };
         }
-        const type = String(req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+        const type =
+          String(req.headers['content-type'] ?? '')
+            .split(';')[0]
+            ?.trim()
+            .toLowerCase() ?? '';
         if (!type.startsWith('image/')) {
-          return { status: 415, body: { code: 'CHANNEL_UPLOAD_INVALID', message: 'Only images can be uploaded (Content-Type image/*).' } };
+          return {
+            status: 415,
+            body: {
+              code: 'CHANNEL_UPLOAD_INVALID',
+              message: 'Only images can be uploaded (Content-Type image/*).',
+            },
+          };
         }
         if (req.body.length > MAX_IMAGE_BYTES) {
-          return { status: 413, body: { code: 'CHANNEL_UPLOAD_TOO_LARGE', message: 'Images must be 10 MB or smaller.' } };
+          return {
+            status: 413,
+            body: { code: 'CHANNEL_UPLOAD_TOO_LARGE', message: 'Images must be 10 MB or smaller.' },
+          };
         }
         try {
           const clean = await sanitizeImage(req.body);
-          const stored = await deps.media.save({ bytes: clean.bytes, mime: clean.mime, contactHint: secretKey(secret) });
+          const stored = await deps.media.save({
+            bytes: clean.bytes,
+            mime: clean.mime,
+            contactHint: secretKey(secret),
+          });
           return { status: 201, body: { mediaId: stored.id, mime: stored.mime, bytes: stored.bytes } };
         } catch (err) {
           if (err instanceof ChannelError) {

@@ -12,10 +12,13 @@ import type { CaseRecord, Catalog, ConversationRecord, NewCase } from '../integr
 
 /** Error codes owned by `dialogs/`. Stable: a retired code is never reused. */
 export const DIALOG_ERROR_CODES = {
-  DIALOG_STATE_STALE: 'Stored dialog state was written by an older deploy; it is discarded and the citizen restarts.',
-  DIALOG_FLOW_FAILED: 'A flow threw during a turn; the citizen got an apology and the error reached runtime.onError.',
+  DIALOG_STATE_STALE:
+    'Stored dialog state was written by an older deploy; it is discarded and the citizen restarts.',
+  DIALOG_FLOW_FAILED:
+    'A flow threw during a turn; the citizen got an apology and the error reached runtime.onError.',
   DIALOG_TURN_CONFLICT: 'A turn kept losing the optimistic-concurrency race and was given up after retries.',
-  DIALOG_SHUTTING_DOWN: 'A message arrived while the server was draining for shutdown; the channel should redeliver.',
+  DIALOG_SHUTTING_DOWN:
+    'A message arrived while the server was draining for shutdown; the channel should redeliver.',
 } as const;
 /** A stable code owned by `dialogs/`. */
 export type DialogErrorCode = keyof typeof DIALOG_ERROR_CODES;
@@ -41,7 +44,8 @@ export type UserInput =
   | { kind: 'media'; mediaIds: string[]; caption?: string };
 
 /** The intents the router understands before any flow runs. */
-export type Intent = 'greeting' | 'file_complaint' | 'case_status' | 'help' | 'cancel' | 'menu' | 'thanks' | 'unknown';
+export type Intent =
+  'greeting' | 'file_complaint' | 'case_status' | 'help' | 'cancel' | 'menu' | 'thanks' | 'unknown';
 
 /** What the understanding step found in a text. */
 export interface Understanding {

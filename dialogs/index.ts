@@ -1,6 +1,12 @@
 /** Public runtime API of `dialogs/`: `createRuntime(deps)`. */
 import type { ChannelAdapter, Inbound, Outbound } from '../channels/contract.ts';
-import type { CaseStore, Catalog, ConversationRecord, JobQueue, OutboxStore } from '../integrations/contract.ts';
+import type {
+  CaseStore,
+  Catalog,
+  ConversationRecord,
+  JobQueue,
+  OutboxStore,
+} from '../integrations/contract.ts';
 import type { DeskPort, TurnError, TurnOutcome } from './contract.ts';
 import { createFlows } from './flows/index.ts';
 import { createI18n } from './runtime/i18n.ts';
@@ -43,7 +49,11 @@ export interface Runtime {
   /** Handle one inbound event (the `emit` of event-source channels, and what webhook routes call). */
   handle(inbound: Inbound): Promise<TurnOutcome>;
   /** Send a message on a conversation outside a citizen turn (agents, notices); same outbox, same audit. */
-  reply(conversationId: ConversationRecord['id'], outbound: Outbound, opts: { by: string }): Promise<readonly string[]>;
+  reply(
+    conversationId: ConversationRecord['id'],
+    outbound: Outbound,
+    opts: { by: string },
+  ): Promise<readonly string[]>;
   /** Start outbox workers (retries, sweep). */
   start(): Promise<void>;
   /** Finish in-flight turns and deliveries; take no new ones. */
@@ -75,7 +85,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
   });
   const onError =
     deps.onError ??
-    ((e: TurnError) => deps.log.error({ conversationId: e.conversationId, err: String(e.error) }, 'turn failed'));
+    ((e: TurnError) =>
+      deps.log.error({ conversationId: e.conversationId, err: String(e.error) }, 'turn failed'));
   const router = new Router({
     store: deps.store,
     dispatcher,

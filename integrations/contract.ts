@@ -7,16 +7,18 @@
  */
 import { z } from 'zod';
 import { ToolkitError } from '../channels/contract.ts';
-import type { Address, ChannelName, ContactId, ConversationId, Inbound, Outbound } from '../channels/contract.ts';
+import type { Address, ContactId, ConversationId, Inbound, Outbound } from '../channels/contract.ts';
 
 /** Error codes owned by `integrations/`. Stable: a retired code is never reused. */
 export const INTEGRATION_ERROR_CODES = {
-  STORE_VERSION_CONFLICT: 'A conversation was saved with a stale version (another turn won); the turn is retried.',
+  STORE_VERSION_CONFLICT:
+    'A conversation was saved with a stale version (another turn won); the turn is retried.',
   STORE_LOCKED: 'The embedded database folder is held by another running process (see the lock file).',
   STORE_UNAVAILABLE: 'The database could not be reached or answered with an error.',
   STORE_NOT_FOUND: 'A record that was named (folio, conversation, outbox entry) does not exist.',
   STORE_MIGRATION_FAILED: 'Applying database migrations failed at start-up.',
-  CATALOG_INVALID: 'A catalogue file is missing, is not JSON, or does not match its schema (the file and field are named).',
+  CATALOG_INVALID:
+    'A catalogue file is missing, is not JSON, or does not match its schema (the file and field are named).',
   CONFIG_INVALID: 'An environment variable is missing or malformed (the variable is named).',
 } as const;
 /** A stable code owned by `integrations/`. */
@@ -229,7 +231,8 @@ export interface PendingOutbound {
 
 /** Facts the store needs to resolve (or create) a contact and conversation for an inbound address. */
 export interface ResolveInput {
-  readonly channel: ChannelName | string;
+  /** A `ChannelName`, or a test-only channel's name. */
+  readonly channel: string;
   readonly address: Address;
   readonly locale: string;
   readonly now: Date;
@@ -245,7 +248,11 @@ export interface TurnCommit {
 /** Operations available inside one turn's transaction. */
 export interface StoreTx {
   /** Append an inbound message; `duplicate` when this channel already has that external id. */
-  appendInbound(conversationId: ConversationId, inbound: Inbound, text: string | null): Promise<'inserted' | 'duplicate'>;
+  appendInbound(
+    conversationId: ConversationId,
+    inbound: Inbound,
+    text: string | null,
+  ): Promise<'inserted' | 'duplicate'>;
   /** Open a case with the next folio of `prefix` for `year`. */
   createCase(input: NewCase, folio: { prefix: string; year: number }, actor: string): Promise<CaseRecord>;
   /** Read a case by folio (inside the transaction). */
@@ -304,7 +311,12 @@ export interface CaseStore {
   /** Insert a case with its own folio (import or seed) and advance that year's sequence past it. */
   importCase(input: ImportedCase, actor: string): Promise<CaseRecord>;
   /** Record a delivery receipt against the outbound message with that external id. */
-  applyReceipt(channel: string, externalId: string, status: 'sent' | 'delivered' | 'read' | 'failed', error?: string): Promise<boolean>;
+  applyReceipt(
+    channel: string,
+    externalId: string,
+    status: 'sent' | 'delivered' | 'read' | 'failed',
+    error?: string,
+  ): Promise<boolean>;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -332,7 +344,12 @@ export interface OutboxStore {
    * Take entries for delivery: the named ids, or (without ids) entries due by `now`. An entry leased by someone
    * else until after `now` is skipped. Attempts are counted here.
    */
-  lease(opts: { ids?: readonly string[]; now: Date; leaseMs: number; limit?: number }): Promise<OutboxEntry[]>;
+  lease(opts: {
+    ids?: readonly string[];
+    now: Date;
+    leaseMs: number;
+    limit?: number;
+  }): Promise<OutboxEntry[]>;
   /** Delivery succeeded: entry `sent`, message `sent` with the provider id. */
   markSent(id: string, externalId: string, now: Date): Promise<void>;
   /** Retryable failure: back to `retrying` until `nextAttemptAt`. */
@@ -366,7 +383,11 @@ export interface MediaStore {
 /** A durable job queue (pg-boss on the same database): the retry and cross-node path of the outbox. */
 export interface JobQueue {
   /** Enqueue a job, optionally not before `startAfter`. */
-  send(queue: string, data: Record<string, unknown>, opts?: { startAfter?: Date; singletonKey?: string }): Promise<void>;
+  send(
+    queue: string,
+    data: Record<string, unknown>,
+    opts?: { startAfter?: Date; singletonKey?: string },
+  ): Promise<void>;
   /** Handle jobs of a queue; a throw makes the job fail (pg-boss retries per its own policy). */
   work(queue: string, handler: (data: Record<string, unknown>) => Promise<void>): Promise<void>;
   /** Run `queue` on a cron schedule (one node fires it). */

@@ -10,9 +10,18 @@ import { loadConfig } from '../main.ts';
 describe('configuration', () => {
   it('has working defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ PORT: 3000, HOST: '0.0.0.0', DATA_DIR: './data', FOLIO_PREFIX: 'VER', SERVICE_TIMEZONE: 'America/Mexico_City', PUBLIC_URL: 'http://localhost:3000' });
+    expect(c).toMatchObject({
+      PORT: 3000,
+      HOST: '0.0.0.0',
+      DATA_DIR: './data',
+      FOLIO_PREFIX: 'VER',
+      SERVICE_TIMEZONE: 'America/Mexico_City',
+      PUBLIC_URL: 'http://localhost:3000',
+    });
     expect(c.ADMIN_TOKEN).toBeUndefined();
-    expect(loadConfig({ WEBCHAT_ALLOWED_ORIGINS: 'https://a.gob.mx, https://b.gob.mx' }).WEBCHAT_ALLOWED_ORIGINS).toEqual(['https://a.gob.mx', 'https://b.gob.mx']);
+    expect(
+      loadConfig({ WEBCHAT_ALLOWED_ORIGINS: 'https://a.gob.mx, https://b.gob.mx' }).WEBCHAT_ALLOWED_ORIGINS,
+    ).toEqual(['https://a.gob.mx', 'https://b.gob.mx']);
   });
   it('names the variable that is wrong', () => {
     expect(() => loadConfig({ PORT: 'abc' })).toThrow(/PORT/);
@@ -32,11 +41,23 @@ describe('catalogue', () => {
   it('loads the sample municipality with its ids', async () => {
     const c = await loadCatalog('catalog');
     expect(c.categories).toHaveLength(15);
-    expect(c.categories.find((x) => x.id === 'violencia_genero')).toMatchObject({ sensitive: true, routing: 'restricted', queue: 'restricted_gender_violence' });
+    expect(c.categories.find((x) => x.id === 'violencia_genero')).toMatchObject({
+      sensitive: true,
+      routing: 'restricted',
+      queue: 'restricted_gender_violence',
+    });
     expect(c.procedures).toHaveLength(25);
     expect(c.hotspots).toHaveLength(30);
     expect(c.colonias.find((x) => x.name === 'Centro')).toMatchObject({ lat: 18.146, lon: -94.4609 });
-    expect(c.statuses.map((s) => s.id)).toEqual(['recibido', 'asignado', 'en_proceso', 'programado', 'resuelto', 'no_procede', 'duplicado']);
+    expect(c.statuses.map((s) => s.id)).toEqual([
+      'recibido',
+      'asignado',
+      'en_proceso',
+      'programado',
+      'resuelto',
+      'no_procede',
+      'duplicado',
+    ]);
     expect(c.initialStatus).toBe('recibido');
   });
   it('names the file and field of a mistake', async () => {
@@ -47,7 +68,9 @@ describe('catalogue', () => {
       const data = JSON.parse(readFileSync(file, 'utf8')) as { categories: Record<string, unknown>[] };
       data.categories[2]!.sla_hours = 'pronto';
       writeFileSync(file, JSON.stringify(data));
-      await expect(loadCatalog(dir)).rejects.toThrow(/complaint-categories\.es\.json is invalid at categories\.2\.sla_hours/);
+      await expect(loadCatalog(dir)).rejects.toThrow(
+        /complaint-categories\.es\.json is invalid at categories\.2\.sla_hours/,
+      );
       writeFileSync(join(dir, 'hotspots.json'), '{ broken');
       await expect(loadCatalog(dir)).rejects.toMatchObject({ code: 'CATALOG_INVALID' });
     } finally {

@@ -15,6 +15,7 @@ describe('locale parity', () => {
     }
   });
   it('follows the <dialog-id>-<step>-<purpose> key convention', () => {
-    for (const key of Object.keys(esMX)) expect(key).toMatch(/^(main-menu|file-complaint|case-status|errors)-[a-z0-9]+(-[a-z0-9]+)*$/);
+    for (const key of Object.keys(esMX))
+      expect(key).toMatch(/^(main-menu|file-complaint|case-status|errors)-[a-z0-9]+(-[a-z0-9]+)*$/);
   });
 });

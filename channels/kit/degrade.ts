@@ -27,7 +27,8 @@ export function numbered(text: string, labels: readonly string[]): string {
 
 /** Adapt one outbound message to a channel; may yield several messages (long text) or none (typing). */
 export function degrade(outbound: Outbound, caps: Capabilities): Outbound[] {
-  const texts = (text: string): Outbound[] => splitText(text, caps.maxText).map((t) => ({ kind: 'text', text: t }));
+  const texts = (text: string): Outbound[] =>
+    splitText(text, caps.maxText).map((t) => ({ kind: 'text', text: t }));
   switch (outbound.kind) {
     case 'text':
       return texts(outbound.text);
@@ -37,7 +38,12 @@ export function degrade(outbound: Outbound, caps: Capabilities): Outbound[] {
         const last = parts.pop() ?? outbound.text;
         return [...parts.map((t): Outbound => ({ kind: 'text', text: t })), { ...outbound, text: last }];
       }
-      return texts(numbered(outbound.text, outbound.choices.map((c) => c.label)));
+      return texts(
+        numbered(
+          outbound.text,
+          outbound.choices.map((c) => c.label),
+        ),
+      );
     }
     case 'media': {
       const kind = outbound.mime.split('/')[0];

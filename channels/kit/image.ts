@@ -18,7 +18,8 @@ export interface CleanImage {
 /** Decode, strip metadata and re-encode an image. */
 export async function sanitizeImage(input: Buffer): Promise<CleanImage> {
   if (input.length === 0) throw new ChannelError('CHANNEL_UPLOAD_INVALID', 'The upload is empty');
-  if (input.length > MAX_IMAGE_BYTES) throw new ChannelError('CHANNEL_UPLOAD_TOO_LARGE', 'The upload is larger than 10 MB');
+  if (input.length > MAX_IMAGE_BYTES)
+    throw new ChannelError('CHANNEL_UPLOAD_TOO_LARGE', 'The upload is larger than 10 MB');
   let format: string | undefined;
   try {
     // A pixel limit guards against decompression bombs (small files that decode to huge bitmaps).

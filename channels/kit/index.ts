@@ -33,7 +33,11 @@ export function withDegradation<A extends ChannelAdapter>(adapter: A): A {
     const parts = degrade(outbound, adapter.capabilities);
     let last: Delivery = { externalId: ctx.idempotencyKey };
     for (const [i, part] of parts.entries()) {
-      last = await raw(address, part, parts.length > 1 ? { ...ctx, idempotencyKey: `${ctx.idempotencyKey}#${i}` } : ctx);
+      last = await raw(
+        address,
+        part,
+        parts.length > 1 ? { ...ctx, idempotencyKey: `${ctx.idempotencyKey}#${i}` } : ctx,
+      );
     }
     return last;
   };

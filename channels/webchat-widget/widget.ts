@@ -443,7 +443,8 @@ const CSS = `
 .vtn-root .vtn-send:hover:not(:disabled){background:#1a463c}
 .vtn-root .vtn-send:disabled{background:#c4cbd1;color:#fff}
 .vtn-root .vtn-send .vtn-icon{width:20px;height:20px;margin-left:-2px}
-.vtn-root .vtn-file{display:none}
+/* Not display:none: some mobile browsers ignore click() on hidden file inputs. */
+.vtn-root .vtn-file{position:absolute;width:1px;height:1px;opacity:0;overflow:hidden;pointer-events:none;left:-9999px}
 
 @media (max-width:480px){
   .vtn-root .vtn-panel{top:0;right:0;bottom:0;left:0;width:100%;height:100%;height:100dvh;max-height:none;border-radius:0;border:0;padding-bottom:env(safe-area-inset-bottom)}
@@ -578,16 +579,14 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
   const exitBtn = h('button', 'vtn-exit', {
     type: 'button',
     title: T.quickExitHint,
+    'aria-describedby': `${panelId}-exit-hint`,
     'data-vtn-action': 'quick-exit',
   });
-  exitBtn.append(
-    icon('exit'),
-    h('span', undefined, {}, T.quickExit),
-    h('span', 'vtn-sr', {}, `. ${T.quickExitHint}`),
-  );
+  exitBtn.append(icon('exit'), h('span', undefined, {}, T.quickExit));
+  const exitHint = h('span', 'vtn-sr', { id: `${panelId}-exit-hint` }, T.quickExitHint);
   const closeBtn = h('button', 'vtn-close', { type: 'button', 'aria-label': T.close, title: T.close });
   closeBtn.appendChild(icon('close'));
-  header.append(avatar, heading, exitBtn, closeBtn);
+  header.append(avatar, heading, exitBtn, exitHint, closeBtn);
 
   const banner = h('div', 'vtn-banner', { role: 'status', hidden: true });
   const bannerText = h('span', 'vtn-banner-text');
@@ -619,7 +618,6 @@ function createWidget(cfg: WidgetConfig): VentanillaApi {
     placeholder: T.placeholder,
     autocomplete: 'off',
     enterkeyhint: 'send',
-    'aria-label': undefined,
   });
   const attachBtn = h('button', 'vtn-tool', { type: 'button', 'aria-label': T.attach, title: T.attach });
   attachBtn.appendChild(icon('camera'));

@@ -20,7 +20,10 @@ function canonical(settings: FolioSettings, ctx: TurnContext, folio: string): st
 }
 
 function formatDate(ctx: TurnContext, d: Date, timeZone: string): string {
-  return new Intl.DateTimeFormat(ctx.locale === 'en' ? 'en-US' : 'es-MX', { dateStyle: 'long', timeZone }).format(d);
+  return new Intl.DateTimeFormat(ctx.locale === 'en' ? 'en-US' : 'es-MX', {
+    dateStyle: 'long',
+    timeZone,
+  }).format(d);
 }
 
 /** A sensitive case's status goes only to its own reporter. */
@@ -39,7 +42,10 @@ export function createCaseStatus(settings: FolioSettings & { timeZone: string })
     slots: [
       {
         name: 'folio',
-        ask: (ctx) => ({ kind: 'text', text: ctx.t('case-status-ask-folio', { example: example(settings, ctx) }) }),
+        ask: (ctx) => ({
+          kind: 'text',
+          text: ctx.t('case-status-ask-folio', { example: example(settings, ctx) }),
+        }),
         parse(input, ctx) {
           const folio = input.kind === 'text' ? extractFolio(input.text, settings.prefix) : undefined;
           return folio
@@ -52,7 +58,10 @@ export function createCaseStatus(settings: FolioSettings & { timeZone: string })
       const folio = canonical(settings, ctx, String(ctx.slots.folio));
       const found = await ctx.findCase(folio);
       if (!found) {
-        ctx.say({ kind: 'text', text: ctx.t('case-status-not-found-text', { folio, example: example(settings, ctx) }) });
+        ctx.say({
+          kind: 'text',
+          text: ctx.t('case-status-not-found-text', { folio, example: example(settings, ctx) }),
+        });
         return { status: 'complete', output: { found: false } };
       }
       if (!mayDisclose(ctx, found)) {

@@ -34,8 +34,14 @@ function slaText(ctx: TurnContext, hours: number): string {
 
 function locationText(ctx: TurnContext, loc: LocationSlot | undefined): string {
   if (!loc) return '—';
-  if (loc.address) return loc.colonia && !normalize(loc.address).includes(normalize(loc.colonia)) ? `${loc.address}, ${loc.colonia}` : loc.address;
-  return ctx.t('file-complaint-location-pin', { lat: loc.lat?.toFixed(5) ?? '', lon: loc.lon?.toFixed(5) ?? '' });
+  if (loc.address)
+    return loc.colonia && !normalize(loc.address).includes(normalize(loc.colonia))
+      ? `${loc.address}, ${loc.colonia}`
+      : loc.address;
+  return ctx.t('file-complaint-location-pin', {
+    lat: loc.lat?.toFixed(5) ?? '',
+    lon: loc.lon?.toFixed(5) ?? '',
+  });
 }
 
 export const fileComplaint = defineForm({
@@ -60,10 +66,13 @@ export const fileComplaint = defineForm({
         if (input.kind === 'choice') found = list.find((c) => `category:${c.id}` === input.choiceId);
         else if (input.kind === 'text') {
           const n = Number(input.text.trim());
-          found = Number.isInteger(n) && n >= 1 && n <= list.length ? list[n - 1] : findCategory(input.text, list);
+          found =
+            Number.isInteger(n) && n >= 1 && n <= list.length ? list[n - 1] : findCategory(input.text, list);
           found ??= list.find((c) => normalize(categoryLabel(ctx, c)) === normalize(input.text));
         }
-        return found ? { ok: true, value: found.id } : { ok: false, error: 'file-complaint-category-invalid' };
+        return found
+          ? { ok: true, value: found.id }
+          : { ok: false, error: 'file-complaint-category-invalid' };
       },
     },
     {
@@ -73,7 +82,8 @@ export const fileComplaint = defineForm({
         text: ctx.t('file-complaint-ask-description', { category: categoryLabel(ctx, category(ctx)!) }),
       }),
       parse(input) {
-        const text = input.kind === 'text' ? input.text.trim() : input.kind === 'choice' ? (input.text ?? '') : '';
+        const text =
+          input.kind === 'text' ? input.text.trim() : input.kind === 'choice' ? (input.text ?? '') : '';
         return text.length >= MIN_DESCRIPTION
           ? { ok: true, value: text }
           : { ok: false, error: 'file-complaint-description-invalid', params: { min: MIN_DESCRIPTION } };
@@ -85,7 +95,10 @@ export const fileComplaint = defineForm({
       ask: (ctx) => ({ kind: 'text', text: ctx.t('file-complaint-ask-location') }),
       parse(input, ctx) {
         if (input.kind === 'location') {
-          return { ok: true, value: { address: input.label ?? null, colonia: null, lat: input.lat, lon: input.lon } };
+          return {
+            ok: true,
+            value: { address: input.label ?? null, colonia: null, lat: input.lat, lon: input.lon },
+          };
         }
         if (input.kind !== 'text') return { ok: false, error: 'file-complaint-location-invalid' };
         const text = input.text.trim();

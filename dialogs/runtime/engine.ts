@@ -6,7 +6,15 @@
 import type { Outbound } from '../../channels/contract.ts';
 import type { CaseRecord, Catalog, ConversationRecord, NewCase } from '../../integrations/contract.ts';
 import { DIALOG_IDS } from '../contract.ts';
-import type { DialogId, DialogResult, Locale, TurnContext, TurnTrace, Understanding, UserInput } from '../contract.ts';
+import type {
+  DialogId,
+  DialogResult,
+  Locale,
+  TurnContext,
+  TurnTrace,
+  Understanding,
+  UserInput,
+} from '../contract.ts';
 import type { Flow } from '../flows/index.ts';
 import { menu } from '../flows/index.ts';
 import type { Translate } from './i18n.ts';
@@ -33,7 +41,8 @@ export function readState(raw: unknown): { state: DialogState; stale: boolean } 
   const ok =
     typeof raw === 'object' &&
     s.v === STATE_VERSION &&
-    (s.dialog === null || (typeof s.dialog === 'string' && (DIALOG_IDS as readonly string[]).includes(s.dialog))) &&
+    (s.dialog === null ||
+      (typeof s.dialog === 'string' && (DIALOG_IDS as readonly string[]).includes(s.dialog))) &&
     typeof s.slots === 'object' &&
     s.slots !== null;
   return ok ? { state: s as DialogState, stale: false } : { state: EMPTY, stale: true };
@@ -122,7 +131,10 @@ export async function runEngine(
   const pickedId = picked ? loaded.choices?.[Number(picked[1]) - 1] : undefined;
   if (pickedId && input.kind === 'text') input = { kind: 'choice', choiceId: pickedId, text: input.text };
   const text = input.kind === 'text' ? input.text : undefined;
-  const u: Understanding = text !== undefined ? understand(text, deps.catalog, deps.folioPrefix) : { intent: 'unknown', entities: {} };
+  const u: Understanding =
+    text !== undefined
+      ? understand(text, deps.catalog, deps.folioPrefix)
+      : { intent: 'unknown', entities: {} };
   trace.intent = u.intent;
 
   let result: DialogResult;
@@ -140,7 +152,9 @@ export async function runEngine(
     const wasOpen = dialog !== null && dialog !== 'main-menu';
     dialog = null;
     slots = {};
-    outbound.push(menu(ctx(), u.intent === 'cancel' && wasOpen ? 'main-menu-cancelled-text' : 'main-menu-welcome-text'));
+    outbound.push(
+      menu(ctx(), u.intent === 'cancel' && wasOpen ? 'main-menu-cancelled-text' : 'main-menu-welcome-text'),
+    );
     result = { status: 'complete' };
   } else if (u.intent === 'help' && dialog) {
     // Help mid-form: answer, then ask the same question again.
@@ -176,5 +190,11 @@ export async function runEngine(
   if (!dialog) trace.awaiting = null;
   const lastChoices = outbound.findLast((o) => o.kind === 'choices');
   const choices = lastChoices?.kind === 'choices' ? lastChoices.choices.map((c) => c.id) : undefined;
-  return { state: { v: STATE_VERSION, dialog, slots, ...(choices ? { choices } : {}) }, outbound, trace, result, stale };
+  return {
+    state: { v: STATE_VERSION, dialog, slots, ...(choices ? { choices } : {}) },
+    outbound,
+    trace,
+    result,
+    stale,
+  };
 }

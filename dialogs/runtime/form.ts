@@ -7,7 +7,8 @@ import type { Dialog, DialogId, DialogResult, TurnContext, Understanding, UserIn
 import { yesNo } from './understand.ts';
 
 /** Result of parsing one answer. `error` is a locale key for the re-prompt. */
-export type SlotParse = { ok: true; value: unknown } | { ok: false; error: string; params?: Record<string, string | number> };
+export type SlotParse =
+  { ok: true; value: unknown } | { ok: false; error: string; params?: Record<string, string | number> };
 
 /** One piece of data a form collects. */
 export interface SlotSpec {
@@ -43,7 +44,8 @@ const CONFIRMATION = 'confirmation';
 
 /** Build a {@link Dialog} from a {@link FormSpec}. */
 export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext): void } {
-  const filled = (ctx: TurnContext, name: string) => ctx.slots[name] !== undefined && ctx.slots[name] !== null;
+  const filled = (ctx: TurnContext, name: string) =>
+    ctx.slots[name] !== undefined && ctx.slots[name] !== null;
 
   const next = async (ctx: TurnContext): Promise<DialogResult> => {
     for (const slot of spec.slots) {
@@ -67,7 +69,11 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
     return spec.complete(ctx);
   };
 
-  const failed = (ctx: TurnContext, error: string, params?: Record<string, string | number>): DialogResult => {
+  const failed = (
+    ctx: TurnContext,
+    error: string,
+    params?: Record<string, string | number>,
+  ): DialogResult => {
     const attempts = Number(ctx.slots._attempts ?? 0) + 1;
     ctx.slots._attempts = attempts;
     if (attempts >= MAX_ATTEMPTS) {
@@ -101,7 +107,11 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
       const awaiting = ctx.slots._awaiting;
       if (awaiting === CONFIRMATION) {
         const answer =
-          input.kind === 'choice' ? input.choiceId === 'yes' : input.kind === 'text' ? yesNo(input.text) : undefined;
+          input.kind === 'choice'
+            ? input.choiceId === 'yes'
+            : input.kind === 'text'
+              ? yesNo(input.text)
+              : undefined;
         if (answer === undefined) return failed(ctx, spec.confirmInvalidKey ?? 'main-menu-unknown-text');
         if (!answer) {
           ctx.say({ kind: 'text', text: ctx.t(spec.cancelledKey) });

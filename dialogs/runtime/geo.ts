@@ -9,7 +9,8 @@ export function findColonia(text: string, colonias: readonly Colonia[]): Colonia
   for (const c of colonias) {
     for (const name of [c.name, ...c.aliases]) {
       const n = normalize(name);
-      if (n.length >= 3 && t.includes(` ${n} `) && (!best || n.length > best.len)) best = { c, len: n.length };
+      if (n.length >= 3 && t.includes(` ${n} `) && (!best || n.length > best.len))
+        best = { c, len: n.length };
     }
   }
   return best?.c;

@@ -43,7 +43,12 @@ export const RETRY_QUEUE = 'outbox.retry';
 export const SWEEP_QUEUE = 'outbox.sweep';
 
 /** Delay before attempt `attempts + 1`: full jitter over an exponential ceiling, never below `retryAfterMs`. */
-export function backoffMs(policy: RetryPolicy, attempts: number, random: () => number, retryAfterMs?: number): number {
+export function backoffMs(
+  policy: RetryPolicy,
+  attempts: number,
+  random: () => number,
+  retryAfterMs?: number,
+): number {
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempts - 1));
   const jittered = ceiling / 2 + random() * (ceiling / 2);
   return Math.max(Math.round(jittered), retryAfterMs ?? 0);
@@ -86,7 +91,7 @@ export class OutboxDispatcher {
       await this.sweep();
     });
     await jobs.schedule(SWEEP_QUEUE, '* * * * *');
-    this.#track(this.sweep());
+    void this.#track(this.sweep());
   }
 
   /** Deliver the named entries now, in order (fire-and-forget from the caller's view; tracked for drain). */
@@ -162,12 +167,17 @@ export class OutboxDispatcher {
         const at = new Date(now().getTime() + delay);
         await store.markRetry(entry.id, reason, at, now());
         events?.retry?.(entry, reason, at);
-        log.warn({ outboxId: entry.id, channel: entry.channel, attempts: entry.attempts, delayMs: delay, reason }, 'outbox retry scheduled');
+        log.warn(
+          { outboxId: entry.id, channel: entry.channel, attempts: entry.attempts, delayMs: delay, reason },
+          'outbox retry scheduled',
+        );
         if (this.#deps.jobs) {
-          await this.#deps.jobs.send(RETRY_QUEUE, { id: entry.id }, { startAfter: at }).catch((e: unknown) => {
-            // The sweep still finds it; losing the trigger only delays the retry.
-            log.warn({ err: describe(e) }, 'could not enqueue outbox retry');
-          });
+          await this.#deps.jobs
+            .send(RETRY_QUEUE, { id: entry.id }, { startAfter: at })
+            .catch((e: unknown) => {
+              // The sweep still finds it; losing the trigger only delays the retry.
+              log.warn({ err: describe(e) }, 'could not enqueue outbox retry');
+            });
         }
         return at;
       }
@@ -181,5 +191,9 @@ export class OutboxDispatcher {
 }
 
 function describe(err: unknown): string {
-  return err instanceof ToolkitError ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+  return err instanceof ToolkitError
+    ? `${err.code}: ${err.message}`
+    : err instanceof Error
+      ? err.message
+      : String(err);
 }

@@ -17,7 +17,16 @@ import type {
   StoreTx,
 } from '../../integrations/contract.ts';
 import { DialogError } from '../contract.ts';
-import type { DeskPort, DialogId, HandoffSummary, Locale, TurnError, TurnOutcome, TurnTrace, UserInput } from '../contract.ts';
+import type {
+  DeskPort,
+  DialogId,
+  HandoffSummary,
+  Locale,
+  TurnError,
+  TurnOutcome,
+  TurnTrace,
+  UserInput,
+} from '../contract.ts';
 import type { Flow } from '../flows/index.ts';
 import { runEngine } from './engine.ts';
 import type { Translate } from './i18n.ts';
@@ -76,7 +85,12 @@ function inputOf(inbound: Exclude<Inbound, { kind: 'receipt' }>): UserInput | nu
         ...(inbound.media[0]?.caption ? { caption: inbound.media[0].caption } : {}),
       };
     case 'location':
-      return { kind: 'location', lat: inbound.lat, lon: inbound.lon, ...(inbound.label ? { label: inbound.label } : {}) };
+      return {
+        kind: 'location',
+        lat: inbound.lat,
+        lon: inbound.lon,
+        ...(inbound.label ? { label: inbound.label } : {}),
+      };
     case 'call':
       return null;
   }
@@ -113,7 +127,11 @@ export class Router {
   /** Handle one inbound event. Resolves after the turn committed (replies are then being dispatched). */
   handle(inbound: Inbound): Promise<TurnOutcome> {
     if (this.#draining) {
-      return Promise.reject(new DialogError('DIALOG_SHUTTING_DOWN', 'The server is shutting down; redeliver later', { retryable: true }));
+      return Promise.reject(
+        new DialogError('DIALOG_SHUTTING_DOWN', 'The server is shutting down; redeliver later', {
+          retryable: true,
+        }),
+      );
     }
     if (inbound.kind === 'receipt') {
       return this.#deps.store
@@ -135,7 +153,11 @@ export class Router {
   }
 
   /** Send an outbound message on a conversation outside a citizen turn (agents, notifications). */
-  async reply(conversationId: ConversationRecord['id'], outbound: Outbound, author: string): Promise<readonly string[]> {
+  async reply(
+    conversationId: ConversationRecord['id'],
+    outbound: Outbound,
+    author: string,
+  ): Promise<readonly string[]> {
     for (let attempt = 0; ; attempt++) {
       const conversation = await this.#deps.store.getConversation(conversationId);
       if (!conversation) throw new StoreError('STORE_NOT_FOUND', `No conversation ${conversationId}`);
@@ -156,7 +178,11 @@ export class Router {
         void this.#deps.dispatcher.dispatch(commit.outboxIds);
         return commit.outboxIds;
       } catch (err) {
-        if (!(err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT') || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        if (
+          !(err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT') ||
+          attempt >= MAX_CONFLICT_RETRIES
+        )
+          throw err;
       }
     }
   }
@@ -200,23 +226,34 @@ export class Router {
           outcome = await store.transaction((tx) => this.#inTransaction(tx, current, inbound, now));
           break;
         } catch (err) {
-          if (err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT' && attempt < MAX_CONFLICT_RETRIES) {
+          if (
+            err instanceof StoreError &&
+            err.code === 'STORE_VERSION_CONFLICT' &&
+            attempt < MAX_CONFLICT_RETRIES
+          ) {
             this.#cache.delete(key);
             conversation = (await store.getConversation(current.id)) ?? undefined;
             continue;
           }
           if (err instanceof StoreError && err.code === 'STORE_VERSION_CONFLICT') {
-            throw new DialogError('DIALOG_TURN_CONFLICT', 'Turn kept conflicting with concurrent turns', { cause: err, retryable: true });
+            throw new DialogError('DIALOG_TURN_CONFLICT', 'Turn kept conflicting with concurrent turns', {
+              cause: err,
+              retryable: true,
+            });
           }
           throw err;
         }
       }
     } catch (thrown) {
       this.#cache.delete(key);
-      const error = thrown instanceof ToolkitError ? thrown : new DialogError('DIALOG_FLOW_FAILED', 'A flow failed during the turn', { cause: thrown });
+      const error =
+        thrown instanceof ToolkitError
+          ? thrown
+          : new DialogError('DIALOG_FLOW_FAILED', 'A flow failed during the turn', { cause: thrown });
       this.#deps.onError({ error, conversationId: conversation?.id ?? null, inbound });
       metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'error');
-      if (!conversation || (error instanceof ToolkitError && error.code === 'DIALOG_TURN_CONFLICT')) throw error;
+      if (!conversation || (error instanceof ToolkitError && error.code === 'DIALOG_TURN_CONFLICT'))
+        throw error;
       return this.#apologise(conversation, inbound, error);
     }
 
@@ -234,7 +271,12 @@ export class Router {
     void this.#deps.dispatcher.dispatch(outcome.outboxIds);
     if (outcome.handoff) await this.#deps.desk.requested(outcome.next, outcome.handoff);
     metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'handled');
-    return { status: 'handled', conversationId: conversation.id, trace: outcome.trace, outboxIds: outcome.outboxIds };
+    return {
+      status: 'handled',
+      conversationId: conversation.id,
+      trace: outcome.trace,
+      outboxIds: outcome.outboxIds,
+    };
   }
 
   async #inTransaction(
@@ -244,12 +286,34 @@ export class Router {
     now: Date,
   ): Promise<TxOutcome> {
     const d = this.#deps;
-    if ((await tx.appendInbound(conversation.id, inbound, textOf(inbound))) === 'duplicate') return { kind: 'duplicate' };
+    if ((await tx.appendInbound(conversation.id, inbound, textOf(inbound))) === 'duplicate')
+      return { kind: 'duplicate' };
     const at = new Date(inbound.at);
     const lastInboundAt = Number.isNaN(at.getTime()) ? now : at;
-    const save = async (state: unknown, mode: ConversationMode, queue: string | null, outbound: PendingOutbound[]) => {
-      const commit = await tx.commitTurn({ conversation, state, mode, queue, locale: conversation.locale, lastInboundAt, outbound, now });
-      const next: ConversationRecord = { ...conversation, state, mode, queue, stateVersion: commit.stateVersion, lastInboundAt };
+    const save = async (
+      state: unknown,
+      mode: ConversationMode,
+      queue: string | null,
+      outbound: PendingOutbound[],
+    ) => {
+      const commit = await tx.commitTurn({
+        conversation,
+        state,
+        mode,
+        queue,
+        locale: conversation.locale,
+        lastInboundAt,
+        outbound,
+        now,
+      });
+      const next: ConversationRecord = {
+        ...conversation,
+        state,
+        mode,
+        queue,
+        stateVersion: commit.stateVersion,
+        lastInboundAt,
+      };
       return { commit, next };
     };
 
@@ -263,7 +327,10 @@ export class Router {
     const input = inputOf(inbound);
     if (text.length > d.maxInboundText || input === null) {
       const trace: TurnTrace = { statusReported: [], casesCreated: [] };
-      const outbound = input === null ? [] : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
+      const outbound =
+        input === null
+          ? []
+          : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
       const { commit, next } = await save(conversation.state, 'bot', null, outbound);
       return { kind: 'handled', next, outboxIds: commit.outboxIds, trace };
     }
@@ -279,7 +346,11 @@ export class Router {
         findCase: (folio) => tx.findCase(folio),
       },
     );
-    if (turn.stale) d.log.warn({ conversationId: conversation.id, code: 'DIALOG_STATE_STALE' }, 'discarded dialog state from another version');
+    if (turn.stale)
+      d.log.warn(
+        { conversationId: conversation.id, code: 'DIALOG_STATE_STALE' },
+        'discarded dialog state from another version',
+      );
     const handoff = turn.result.status === 'handoff' ? turn.result : undefined;
     const { commit, next } = await save(
       turn.state,
@@ -297,7 +368,11 @@ export class Router {
   }
 
   /** The turn failed and rolled back: keep the message and say sorry, in a fresh transaction. */
-  async #apologise(conversation: ConversationRecord, inbound: Exclude<Inbound, { kind: 'receipt' }>, error: unknown): Promise<TurnOutcome> {
+  async #apologise(
+    conversation: ConversationRecord,
+    inbound: Exclude<Inbound, { kind: 'receipt' }>,
+    error: unknown,
+  ): Promise<TurnOutcome> {
     const d = this.#deps;
     const fresh = (await d.store.getConversation(conversation.id)) ?? conversation;
     const commit = await d.store.transaction(async (tx) => {
@@ -309,13 +384,21 @@ export class Router {
         queue: fresh.queue,
         locale: fresh.locale,
         lastInboundAt: d.clock.now(),
-        outbound: [{ outbound: { kind: 'text', text: d.t(fresh.locale as Locale, 'errors-turn-failed') }, author: 'bot' }],
+        outbound: [
+          {
+            outbound: { kind: 'text', text: d.t(fresh.locale as Locale, 'errors-turn-failed') },
+            author: 'bot',
+          },
+        ],
         now: d.clock.now(),
       });
     });
     if (!commit) return { status: 'duplicate', conversationId: fresh.id };
     void d.dispatcher.dispatch(commit.outboxIds);
-    d.log.warn({ conversationId: fresh.id, err: error instanceof ToolkitError ? error.code : 'unexpected' }, 'turn failed; apology sent');
+    d.log.warn(
+      { conversationId: fresh.id, err: error instanceof ToolkitError ? error.code : 'unexpected' },
+      'turn failed; apology sent',
+    );
     return {
       status: 'handled',
       conversationId: fresh.id,

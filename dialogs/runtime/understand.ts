@@ -30,8 +30,11 @@ export function extractFolio(text: string, prefix: string): string | undefined {
   const full = new RegExp(`\\b${prefix}[\\s-]*(\\d{4})[\\s-]*(\\d{1,7})\\b`).exec(t);
   if (full) return `${prefix}-${full[1]}-${(full[2] ?? '').padStart(6, '0')}`;
   const yearNum = /\b(20\d{2})[\s-]+(\d{1,7})\b/.exec(t);
-  if (yearNum && /FOLIO|REPORTE|CASE|NUMERO|NÚMERO|#/.test(t)) return `${prefix}-${yearNum[1]}-${(yearNum[2] ?? '').padStart(6, '0')}`;
-  const numOnly = /(?:FOLIO|REPORTE|CASE|NUMBER|NUMERO|NÚMERO|#)\D{0,12}(\d{1,7})\b/.exec(t) ?? /^\s*#?(\d{1,7})\s*$/.exec(t);
+  if (yearNum && /FOLIO|REPORTE|CASE|NUMERO|NÚMERO|#/.test(t))
+    return `${prefix}-${yearNum[1]}-${(yearNum[2] ?? '').padStart(6, '0')}`;
+  const numOnly =
+    /(?:FOLIO|REPORTE|CASE|NUMBER|NUMERO|NÚMERO|#)\D{0,12}(\d{1,7})\b/.exec(t) ??
+    /^\s*#?(\d{1,7})\s*$/.exec(t);
   if (numOnly) return (numOnly[1] ?? '').padStart(6, '0');
   return undefined;
 }
@@ -43,8 +46,10 @@ export function findCategory(text: string, categories: readonly Category[]): Cat
   for (const c of categories) {
     for (const k of [c.name, ...c.keywords]) {
       const nk = normalize(k);
-      if (nk.length >= 3 && t.includes(` ${nk} `) && (!best || nk.length > best.len)) best = { c, len: nk.length };
-      else if (nk.length >= 5 && t.includes(nk) && (!best || nk.length > best.len)) best = { c, len: nk.length };
+      if (nk.length >= 3 && t.includes(` ${nk} `) && (!best || nk.length > best.len))
+        best = { c, len: nk.length };
+      else if (nk.length >= 5 && t.includes(nk) && (!best || nk.length > best.len))
+        best = { c, len: nk.length };
     }
   }
   return best?.c;
@@ -56,17 +61,31 @@ export function understand(text: string, catalog: Catalog, folioPrefix: string):
   for (const [re, intent] of EXACT) if (re.test(t)) return { intent, entities: {} };
   const folio = extractFolio(text, folioPrefix);
   const category = findCategory(text, catalog.categories);
-  if (folio && (has(t, /\b(folio|como va|estado|estatus|status|seguimiento|avance|reporte|case)\b/) || folio.includes('-'))) {
+  if (
+    folio &&
+    (has(t, /\b(folio|como va|estado|estatus|status|seguimiento|avance|reporte|case)\b/) ||
+      folio.includes('-'))
+  ) {
     return { intent: 'case_status', entities: { folio } };
   }
-  if (has(t, /\b(como va|estado de mi|estatus|seguimiento|mi folio|consultar (un |mi )?folio|check (a |my )?case|status of)\b/)) {
+  if (
+    has(
+      t,
+      /\b(como va|estado de mi|estatus|seguimiento|mi folio|consultar (un |mi )?folio|check (a |my )?case|status of)\b/,
+    )
+  ) {
     return { intent: 'case_status', entities: folio ? { folio } : {} };
   }
   if (category) return { intent: 'file_complaint', entities: { category: category.id } };
   if (has(t, /\b(queja|quejarme|reportar|reporte|denuncia|denunciar|problema|complaint|report)\b/)) {
     return { intent: 'file_complaint', entities: {} };
   }
-  if (has(t, /^(hola|holi|holaa+|buenas|buenos dias|buenas tardes|buenas noches|que onda|hello|hi|hey|good morning)\b/)) {
+  if (
+    has(
+      t,
+      /^(hola|holi|holaa+|buenas|buenos dias|buenas tardes|buenas noches|que onda|hello|hi|hey|good morning)\b/,
+    )
+  ) {
     return { intent: 'greeting', entities: {} };
   }
   if (has(t, /\b(gracias|muchas gracias|thank you|thanks)\b/)) return { intent: 'thanks', entities: {} };
@@ -76,7 +95,12 @@ export function understand(text: string, catalog: Catalog, folioPrefix: string):
 /** Yes/no in both locales, or undefined. */
 export function yesNo(text: string): boolean | undefined {
   const t = normalize(text);
-  if (/^(si|sip|simon|claro|ok|okay|va|dale|de acuerdo|correcto|registralo|yes|yep|sure|confirm|confirmar)\b/.test(t)) return true;
+  if (
+    /^(si|sip|simon|claro|ok|okay|va|dale|de acuerdo|correcto|registralo|yes|yep|sure|confirm|confirmar)\b/.test(
+      t,
+    )
+  )
+    return true;
   if (/^(no|nel|nop|nope|mejor no|incorrecto)\b/.test(t)) return false;
   return undefined;
 }

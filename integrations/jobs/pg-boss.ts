@@ -48,9 +48,13 @@ export async function createPgBossJobQueue(database: Database, opts: PgBossOptio
     },
     async work(queue, handler) {
       await ensure(queue);
-      await boss.work<Record<string, unknown>>(queue, { pollingIntervalSeconds: polling, batchSize: 1 }, async (jobs) => {
-        for (const job of jobs) await handler(job.data);
-      });
+      await boss.work<Record<string, unknown>>(
+        queue,
+        { pollingIntervalSeconds: polling, batchSize: 1 },
+        async (jobs) => {
+          for (const job of jobs) await handler(job.data);
+        },
+      );
     },
     async schedule(queue, cron) {
       await ensure(queue);

@@ -235,4 +235,3 @@ export async function openPostgres(connectionString: string, opts: { max?: numbe
 export async function ping(database: Database): Promise<void> {
   await database.db.execute(sql`select 1`);
 }
-

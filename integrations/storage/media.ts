@@ -6,7 +6,12 @@ import { sql } from 'drizzle-orm';
 import type { MediaStore, StoredMedia } from '../contract.ts';
 import type { Database } from './db.ts';
 
-const EXT: Record<string, string> = { 'image/jpeg': 'jpg', 'image/png': 'png', 'image/webp': 'webp', 'image/gif': 'gif' };
+const EXT: Record<string, string> = {
+  'image/jpeg': 'jpg',
+  'image/png': 'png',
+  'image/webp': 'webp',
+  'image/gif': 'gif',
+};
 
 /** Build the media store writing files into `dir`. */
 export function createFileMediaStore(database: Database, dir: string): MediaStore {
@@ -26,12 +31,18 @@ export function createFileMediaStore(database: Database, dir: string): MediaStor
     },
     async get(id) {
       if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
-      const r = (await database.db.execute(sql`select id, mime, bytes, sha256 from attachments where id = ${id}::uuid`)) as unknown as {
-        rows: Record<string, unknown>[];
-      };
+      const r = await database.raw.query(
+        'select id, mime, bytes, sha256 from attachments where id = $1::uuid',
+        [id],
+      );
       const row = r.rows[0];
       return row
-        ? ({ id: String(row.id), mime: String(row.mime), bytes: Number(row.bytes), sha256: String(row.sha256) } satisfies StoredMedia)
+        ? ({
+            id: String(row.id),
+            mime: String(row.mime),
+            bytes: Number(row.bytes),
+            sha256: String(row.sha256),
+          } satisfies StoredMedia)
         : null;
     },
   };

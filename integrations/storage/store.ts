@@ -33,11 +33,14 @@ type Exec = Pick<Db, 'execute'>;
 
 async function run(db: Exec, query: SQL): Promise<Row[]> {
   try {
-    const result = (await db.execute(query)) as unknown as { rows: Row[] };
-    return result.rows;
+    const result: unknown = await db.execute(query);
+    return (result as { rows: Row[] }).rows;
   } catch (cause) {
     if (cause instanceof StoreError) throw cause;
-    throw new StoreError('STORE_UNAVAILABLE', `Database error: ${describe(cause)}`, { cause, retryable: true });
+    throw new StoreError('STORE_UNAVAILABLE', `Database error: ${describe(cause)}`, {
+      cause,
+      retryable: true,
+    });
   }
 }
 
@@ -46,15 +49,21 @@ function describe(err: unknown): string {
   if (err && typeof err === 'object') {
     const inner = (err as { cause?: unknown }).cause;
     const e = inner && typeof inner === 'object' && 'message' in inner ? inner : err;
-    const msg = String((e as { message?: unknown }).message ?? 'unknown error');
-    return msg.replace(/\n[\s\S]*/, '').replace(/params:.*$/i, '').slice(0, 300);
+    const raw = (e as { message?: unknown }).message;
+    const msg = typeof raw === 'string' ? raw : 'unknown error';
+    return msg
+      .replace(/\n[\s\S]*/, '')
+      .replace(/params:.*$/i, '')
+      .slice(0, 300);
   }
   return 'unknown error';
 }
 
-const date = (v: unknown): Date => (v instanceof Date ? v : new Date(String(v)));
+const date = (v: unknown): Date =>
+  v instanceof Date ? v : new Date(typeof v === 'string' || typeof v === 'number' ? v : NaN);
 const dateOrNull = (v: unknown): Date | null => (v == null ? null : date(v));
-const strOrNull = (v: unknown): string | null => (v == null ? null : String(v));
+const strOrNull = (v: unknown): string | null =>
+  v == null ? null : typeof v === 'string' ? v : JSON.stringify(v);
 const numOrNull = (v: unknown): number | null => (v == null ? null : Number(v));
 const json = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
 
@@ -359,10 +368,10 @@ export function createPostgresCaseStore(
       let statements = 2;
       const result = await db.transaction(async (tx) => {
         const counted: Exec = {
-          execute: ((query: SQL) => {
+          execute: (query: SQL) => {
             statements++;
             return tx.execute(query);
-          }) as Exec['execute'],
+          },
         };
         return fn(createTx(counted, initialStatus));
       });
@@ -406,17 +415,18 @@ export function createPostgresCaseStore(
     },
 
     async caseEvents(caseId) {
-      const rows = await run(db, sql`select * from case_events where case_id = ${caseId}::uuid order by id asc`);
-      return rows.map(
-        (r): CaseEvent => ({
-          id: Number(r.id),
-          caseId: String(r.case_id),
-          at: date(r.at),
-          actor: String(r.actor),
-          kind: String(r.kind),
-          data: json(r.data) as Record<string, unknown>,
-        }),
+      const rows = await run(
+        db,
+        sql`select * from case_events where case_id = ${caseId}::uuid order by id asc`,
       );
+      return rows.map((r): CaseEvent => ({
+        id: Number(r.id),
+        caseId: String(r.case_id),
+        at: date(r.at),
+        actor: String(r.actor),
+        kind: String(r.kind),
+        data: json(r.data) as Record<string, unknown>,
+      }));
     },
 
     async addCaseEvent(caseId, actor, kind, data) {
@@ -535,7 +545,10 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
     },
 
     async depth() {
-      const rows = await run(db, sql`select count(*)::int as n from outbox where status in ('pending', 'sending', 'retrying')`);
+      const rows = await run(
+        db,
+        sql`select count(*)::int as n from outbox where status in ('pending', 'sending', 'retrying')`,
+      );
       return Number(rows[0]?.n ?? 0);
     },
 
@@ -545,7 +558,10 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
     },
 
     async listDead(limit) {
-      const rows = await run(db, sql`select * from outbox where status = 'dead' order by updated_at desc limit ${limit}`);
+      const rows = await run(
+        db,
+        sql`select * from outbox where status = 'dead' order by updated_at desc limit ${limit}`,
+      );
       return rows.map(toOutbox);
     },
   };

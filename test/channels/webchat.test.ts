@@ -46,10 +46,16 @@ async function startRig(config: Partial<WebchatConfig> = {}, history: ChatMessag
       cb();
     },
   });
-  const adapter = webchat.create(webchatConfig.parse(config), { io: ioServer, media: memoryMedia(), history: async () => history, log: createLogger('debug', sink) });
+  const adapter = webchat.create(webchatConfig.parse(config), {
+    io: ioServer,
+    media: memoryMedia(),
+    history: async () => history,
+    log: createLogger('debug', sink),
+  });
   const events: Inbound[] = [];
-  await adapter.start!(async (e) => {
+  await adapter.start!((e) => {
     events.push(e);
+    return Promise.resolve();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -60,13 +66,23 @@ async function startRig(config: Partial<WebchatConfig> = {}, history: ChatMessag
     logs,
     async close() {
       await adapter.stop!();
-      await new Promise<void>((r) => ioServer.close(() => r()));
+      await ioServer.close();
     },
   };
 }
 
-function client(url: string, auth: Record<string, unknown> = {}, headers: Record<string, string> = {}): Socket {
-  return connect(`${url}/webchat`, { transports: ['websocket'], reconnection: false, forceNew: true, auth, extraHeaders: headers });
+function client(
+  url: string,
+  auth: Record<string, unknown> = {},
+  headers: Record<string, string> = {},
+): Socket {
+  return connect(`${url}/webchat`, {
+    transports: ['websocket'],
+    reconnection: false,
+    forceNew: true,
+    auth,
+    extraHeaders: headers,
+  });
 }
 
 const connected = (s: Socket) =>
@@ -79,8 +95,16 @@ channelContract({
   name: 'webchat',
   fixtures: 'test/fixtures/webchat/inbound',
   skip: [
-    { reason: 'web chat has no provider webhook to sign; sessions use an unguessable secret (see "sessions" below)', tests: ['signature'] },
-    { reason: 'socket.io delivery has no provider HTTP API that could answer 429/5xx; offline sessions read history on reconnect', tests: ['retryable'] },
+    {
+      reason:
+        'web chat has no provider webhook to sign; sessions use an unguessable secret (see "sessions" below)',
+      tests: ['signature'],
+    },
+    {
+      reason:
+        'socket.io delivery has no provider HTTP API that could answer 429/5xx; offline sessions read history on reconnect',
+      tests: ['retryable'],
+    },
     { reason: 'the browser reports no delivery receipts', tests: ['receipts'] },
     { reason: 'web chat is a push channel', tests: ['in-response'] },
   ],
@@ -103,7 +127,10 @@ channelContract({
       async feed(raw) {
         const before = rig.events.length;
         try {
-          const ack = (await socket.timeout(5000).emitWithAck('message.send', raw)) as { ok: boolean; code?: string };
+          const ack = (await socket.timeout(5000).emitWithAck('message.send', raw)) as {
+            ok: boolean;
+            code?: string;
+          };
           // Give the server time to deliver the echo before counting sends.
           await new Promise((r) => setTimeout(r, 20));
           return { events: rig.events.slice(before), status: ack.ok ? 200 : 400 };
@@ -123,7 +150,11 @@ describe('webchat specifics', () => {
   let rig: Rig;
   beforeAll(async () => {
     rig = await startRig(
-      { allowedOrigins: ['https://municipio.example.gob.mx'], messagesPerIp: { burst: 3, perSecond: 0.01 }, connectionsPerIp: { burst: 6, perSecond: 0.01 } },
+      {
+        allowedOrigins: ['https://municipio.example.gob.mx'],
+        messagesPerIp: { burst: 3, perSecond: 0.01 },
+        connectionsPerIp: { burst: 6, perSecond: 0.01 },
+      },
       [{ id: 'h1', direction: 'out', kind: 'text', text: 'mensaje anterior', at: new Date().toISOString() }],
     );
   });
@@ -163,7 +194,15 @@ describe('webchat specifics', () => {
     await connected(s);
     const acks: { ok: boolean; code?: string; retryAfterMs?: number }[] = [];
     for (let i = 0; i < 5; i++) {
-      acks.push(await s.timeout(5000).emitWithAck('message.send', { clientId: crypto.randomUUID(), kind: 'text', text: `hola ${i}` }));
+      acks.push(
+        (await s
+          .timeout(5000)
+          .emitWithAck('message.send', {
+            clientId: crypto.randomUUID(),
+            kind: 'text',
+            text: `hola ${i}`,
+          })) as { ok: boolean; code?: string; retryAfterMs?: number },
+      );
     }
     expect(acks.filter((a) => a.ok)).toHaveLength(3);
     expect(acks.at(-1)).toMatchObject({ ok: false, code: 'CHANNEL_RATE_LIMITED' });
@@ -177,7 +216,12 @@ describe('webchat specifics', () => {
     for (let i = 0; i < 8; i++) {
       const s = client(rig.url);
       sockets.push(s);
-      outcomes.push(await connected(s).then(() => 'ok', (e: Error) => e.message));
+      outcomes.push(
+        await connected(s).then(
+          () => 'ok',
+          (e: Error) => e.message,
+        ),
+      );
     }
     expect(outcomes).toContain('CHANNEL_RATE_LIMITED');
     for (const s of sockets) s.close();

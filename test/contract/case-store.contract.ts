@@ -44,7 +44,8 @@ export function caseStoreContract(backend: Backend): void {
     let db: Database;
     let store: CaseStore;
     const address = (user = randomUUID()): Address => ({ channel: 'webchat', user });
-    const resolve = (a: Address) => store.resolveConversation({ channel: a.channel, address: a, locale: 'es-MX', now });
+    const resolve = (a: Address) =>
+      store.resolveConversation({ channel: a.channel, address: a, locale: 'es-MX', now });
 
     beforeAll(async () => {
       db = await backend.open();
@@ -107,7 +108,16 @@ export function caseStoreContract(backend: Backend): void {
       const turn = (c: ConversationRecord, ext: string) =>
         store.transaction(async (tx) => {
           await tx.appendInbound(c.id, inbound(c.address, ext), ext);
-          return tx.commitTurn({ conversation: c, state: { n: ext }, mode: 'bot', queue: null, locale: 'es-MX', lastInboundAt: now, outbound: [{ outbound: { kind: 'text', text: ext }, author: 'bot' }], now });
+          return tx.commitTurn({
+            conversation: c,
+            state: { n: ext },
+            mode: 'bot',
+            queue: null,
+            locale: 'es-MX',
+            lastInboundAt: now,
+            outbound: [{ outbound: { kind: 'text', text: ext }, author: 'bot' }],
+            now,
+          });
         });
       await turn(conv, 'first');
       const err = await turn(conv, 'second').catch((e: unknown) => e);
@@ -134,7 +144,10 @@ export function caseStoreContract(backend: Backend): void {
             lastInboundAt: now,
             outbound: [
               { outbound: { kind: 'text', text: `out ${n}a` }, author: 'bot' },
-              { outbound: { kind: 'choices', text: `out ${n}b`, choices: [{ id: 'x', label: 'X' }] }, author: 'bot' },
+              {
+                outbound: { kind: 'choices', text: `out ${n}b`, choices: [{ id: 'x', label: 'X' }] },
+                author: 'bot',
+              },
             ],
             now,
           });
@@ -142,8 +155,21 @@ export function caseStoreContract(backend: Backend): void {
         c = { ...c, stateVersion: commit.stateVersion };
       }
       const texts = (await store.listMessages(conv.id)).map((m) => m.text);
-      expect(texts).toEqual(['in 1', 'out 1a', 'out 1b', 'in 2', 'out 2a', 'out 2b', 'in 3', 'out 3a', 'out 3b']);
-      expect((await store.listMessages(conv.id, { limit: 2 })).map((m) => m.text)).toEqual(['out 3a', 'out 3b']);
+      expect(texts).toEqual([
+        'in 1',
+        'out 1a',
+        'out 1b',
+        'in 2',
+        'out 2a',
+        'out 2b',
+        'in 3',
+        'out 3a',
+        'out 3b',
+      ]);
+      expect((await store.listMessages(conv.id, { limit: 2 })).map((m) => m.text)).toEqual([
+        'out 3a',
+        'out 3b',
+      ]);
     });
 
     it('appends idempotently by channel external id', async () => {
@@ -152,19 +178,40 @@ export function caseStoreContract(backend: Backend): void {
       expect(await store.transaction((tx) => tx.appendInbound(conv.id, msg, 'hola'))).toBe('inserted');
       expect(await store.transaction((tx) => tx.appendInbound(conv.id, msg, 'hola'))).toBe('duplicate');
       // Same external id, new internal id (a provider redelivering with another envelope): still a duplicate.
-      expect(await store.transaction((tx) => tx.appendInbound(conv.id, { ...msg, id: randomUUID() }, 'hola'))).toBe('duplicate');
+      expect(
+        await store.transaction((tx) => tx.appendInbound(conv.id, { ...msg, id: randomUUID() }, 'hola')),
+      ).toBe('duplicate');
       expect(await store.listMessages(conv.id)).toHaveLength(1);
     });
 
     it('gives unique, sequential folios per prefix and year, and 50 concurrent creations 50 distinct folios', async () => {
       const conv = await resolve(address());
-      const a = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
-      const b = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
-      const other = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2027 }, 'bot'));
-      expect([a.folio, b.folio, other.folio]).toEqual(['VER-2026-000001', 'VER-2026-000002', 'VER-2027-000001']);
-      expect(a).toMatchObject({ status: 'recibido', category: 'baches', colonia: 'Centro', lat: 18.146, lon: -94.4609, visibility: 'public' });
+      const a = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
+      const b = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
+      const other = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2027 }, 'bot'),
+      );
+      expect([a.folio, b.folio, other.folio]).toEqual([
+        'VER-2026-000001',
+        'VER-2026-000002',
+        'VER-2027-000001',
+      ]);
+      expect(a).toMatchObject({
+        status: 'recibido',
+        category: 'baches',
+        colonia: 'Centro',
+        lat: 18.146,
+        lon: -94.4609,
+        visibility: 'public',
+      });
       const many = await Promise.all(
-        Array.from({ length: 50 }, () => store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'))),
+        Array.from({ length: 50 }, () =>
+          store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot')),
+        ),
       );
       const folios = new Set(many.map((c) => c.folio));
       expect(folios.size).toBe(50);
@@ -173,19 +220,41 @@ export function caseStoreContract(backend: Backend): void {
 
     it('imported cases advance the sequence; new folios never collide with them', async () => {
       const conv = await resolve(address());
-      await store.importCase({ ...newCase(conv), folio: 'VER-2026-000652', status: 'en_proceso', createdAt: new Date('2026-01-05T10:00:00Z') }, 'import');
-      const next = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      await store.importCase(
+        {
+          ...newCase(conv),
+          folio: 'VER-2026-000652',
+          status: 'en_proceso',
+          createdAt: new Date('2026-01-05T10:00:00Z'),
+        },
+        'import',
+      );
+      const next = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
       expect(next.folio).toBe('VER-2026-000653');
       // An older import does not move the sequence backwards.
-      await store.importCase({ ...newCase(conv), folio: 'VER-2026-000010', status: 'resuelto', createdAt: new Date('2026-01-01T10:00:00Z') }, 'import');
-      const after = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      await store.importCase(
+        {
+          ...newCase(conv),
+          folio: 'VER-2026-000010',
+          status: 'resuelto',
+          createdAt: new Date('2026-01-01T10:00:00Z'),
+        },
+        'import',
+      );
+      const after = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
       expect(after.folio).toBe('VER-2026-000654');
       expect((await store.findCase('VER-2026-000652'))?.status).toBe('en_proceso');
     });
 
     it('keeps an append-only audit trail per case, including views', async () => {
       const conv = await resolve(address());
-      const c = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      const c = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
       await store.addCaseEvent(c.id, 'admin', 'viewed', { via: 'test' });
       const events = await store.caseEvents(c.id);
       expect(events.map((e) => [e.actor, e.kind])).toEqual([
@@ -198,14 +267,29 @@ export function caseStoreContract(backend: Backend): void {
     it('lists conversations by mode and queue, and cases by contact', async () => {
       const convs = await Promise.all([address(), address(), address()].map(resolve));
       const setMode = (c: ConversationRecord, mode: 'bot' | 'queued' | 'agent', queue: string | null) =>
-        store.transaction((tx) => tx.commitTurn({ conversation: c, state: null, mode, queue, locale: 'es-MX', lastInboundAt: null, outbound: [], now }));
+        store.transaction((tx) =>
+          tx.commitTurn({
+            conversation: c,
+            state: null,
+            mode,
+            queue,
+            locale: 'es-MX',
+            lastInboundAt: null,
+            outbound: [],
+            now,
+          }),
+        );
       await setMode(convs[0]!, 'queued', 'general');
       await setMode(convs[1]!, 'queued', 'alumbrado');
       const queued = await store.listConversations({ mode: 'queued' });
       expect(queued.map((c) => c.id).sort()).toEqual([convs[0]!.id, convs[1]!.id].sort());
-      expect((await store.listConversations({ mode: 'queued', queue: 'alumbrado' })).map((c) => c.id)).toEqual([convs[1]!.id]);
+      expect(
+        (await store.listConversations({ mode: 'queued', queue: 'alumbrado' })).map((c) => c.id),
+      ).toEqual([convs[1]!.id]);
       expect((await store.listConversations({ mode: 'bot' })).map((c) => c.id)).toEqual([convs[2]!.id]);
-      await store.transaction((tx) => tx.createCase(newCase(convs[2]!), { prefix: 'VER', year: 2026 }, 'bot'));
+      await store.transaction((tx) =>
+        tx.createCase(newCase(convs[2]!), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
       expect(await store.listCases({ contactId: convs[2]!.contactId })).toHaveLength(1);
       expect(await store.listCases({ contactId: convs[0]!.contactId })).toHaveLength(0);
     });
@@ -221,17 +305,30 @@ export function caseStoreContract(backend: Backend): void {
       ).rejects.toThrow('flow failed');
       expect(await store.listMessages(conv.id)).toHaveLength(0);
       expect(await store.findCase('VER-2026-000001')).toBeNull();
-      const next = await store.transaction((tx) => tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'));
+      const next = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
       expect(next.folio).toBe('VER-2026-000001');
     });
 
     it('applies delivery receipts forward only', async () => {
       const conv = await resolve(address());
       await store.transaction((tx) =>
-        tx.commitTurn({ conversation: conv, state: null, mode: 'bot', queue: null, locale: 'es-MX', lastInboundAt: null, outbound: [{ outbound: { kind: 'text', text: 'x' }, author: 'bot' }], now }),
+        tx.commitTurn({
+          conversation: conv,
+          state: null,
+          mode: 'bot',
+          queue: null,
+          locale: 'es-MX',
+          lastInboundAt: null,
+          outbound: [{ outbound: { kind: 'text', text: 'x' }, author: 'bot' }],
+          now,
+        }),
       );
       const [msg] = await store.listMessages(conv.id);
-      await db.raw.query(`update messages set external_id = 'ext-1', status = 'sent' where id = $1`, [msg!.id]);
+      await db.raw.query(`update messages set external_id = 'ext-1', status = 'sent' where id = $1`, [
+        msg!.id,
+      ]);
       expect(await store.applyReceipt('webchat', 'ext-1', 'read')).toBe(true);
       expect(await store.applyReceipt('webchat', 'ext-1', 'delivered')).toBe(false);
       expect((await store.listMessages(conv.id))[0]?.status).toBe('read');

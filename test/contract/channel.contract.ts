@@ -27,7 +27,10 @@ export interface ChannelHarness {
   /** An address the adapter can send to. */
   readonly address: Address;
   /** Feed one raw provider (or client) payload through the adapter's real inbound path. */
-  feed(raw: unknown, opts?: { signature?: 'valid' | 'missing' | 'wrong' }): Promise<{ events: Inbound[]; status: number; threw?: unknown }>;
+  feed(
+    raw: unknown,
+    opts?: { signature?: 'valid' | 'missing' | 'wrong' },
+  ): Promise<{ events: Inbound[]; status: number; threw?: unknown }>;
   /** Requests the provider fake has received from `send` (after letting in-flight ones land). */
   sends(): Promise<number>;
   /** Make the provider answer the next send with this failure. */
@@ -71,26 +74,47 @@ export function channelContract(opts: ChannelContractOptions): void {
     const fixtures = () =>
       readdirSync(opts.fixtures)
         .filter((f) => f.endsWith('.json'))
-        .map((f) => ({ name: f, ...(JSON.parse(readFileSync(join(opts.fixtures, f), 'utf8')) as { raw: unknown; expect: Record<string, unknown> }) }));
+        .map((f) => ({
+          name: f,
+          ...(JSON.parse(readFileSync(join(opts.fixtures, f), 'utf8')) as {
+            raw: unknown;
+            expect: Record<string, unknown>;
+          }),
+        }));
 
-    test('signature', 'an unsigned or mis-signed request is rejected with 401 and yields no events', async () => {
-      const raw = fixtures()[0]!.raw;
-      for (const signature of ['missing', 'wrong'] as const) {
-        const r = await h.feed(raw, { signature });
-        expect(r.status).toBe(401);
-        expect(r.events).toHaveLength(0);
-      }
-    });
+    test(
+      'signature',
+      'an unsigned or mis-signed request is rejected with 401 and yields no events',
+      async () => {
+        const raw = fixtures()[0]!.raw;
+        for (const signature of ['missing', 'wrong'] as const) {
+          const r = await h.feed(raw, { signature });
+          expect(r.status).toBe(401);
+          expect(r.events).toHaveLength(0);
+        }
+      },
+    );
 
-    test('malformed', 'a malformed body is rejected with the provider-appropriate ack and never throws', async () => {
-      for (const raw of ['not json', 42, null, { kind: 'text' }, { kind: 'text', text: 7, clientId: 'x' }, []]) {
-        const r = await h.feed(raw);
-        expect(r.threw).toBeUndefined();
-        expect(r.events).toHaveLength(0);
-        expect(r.status).toBeGreaterThanOrEqual(200);
-        expect(r.status).toBeLessThan(500);
-      }
-    });
+    test(
+      'malformed',
+      'a malformed body is rejected with the provider-appropriate ack and never throws',
+      async () => {
+        for (const raw of [
+          'not json',
+          42,
+          null,
+          { kind: 'text' },
+          { kind: 'text', text: 7, clientId: 'x' },
+          [],
+        ]) {
+          const r = await h.feed(raw);
+          expect(r.threw).toBeUndefined();
+          expect(r.events).toHaveLength(0);
+          expect(r.status).toBeGreaterThanOrEqual(200);
+          expect(r.status).toBeLessThan(500);
+        }
+      },
+    );
 
     test('fixtures', 'every fixture normalises to its expected Inbound (zod-valid, raw kept)', async () => {
       const list = fixtures();
@@ -114,19 +138,31 @@ export function channelContract(opts: ChannelContractOptions): void {
       expect(b.events[0]?.id ?? a.events[0]?.id).toBe(a.events[0]?.id);
     });
 
-    test('send', 'send(text) makes exactly one request to the provider and returns an externalId', async () => {
-      const before = await h.sends();
-      const d = await h.adapter.send(h.address, { kind: 'text', text: 'Hola' }, { idempotencyKey: 'out:contract-send' });
-      expect(d.externalId).toBeTruthy();
-      expect((await h.sends()) - before).toBe(1);
-    });
+    test(
+      'send',
+      'send(text) makes exactly one request to the provider and returns an externalId',
+      async () => {
+        const before = await h.sends();
+        const d = await h.adapter.send(
+          h.address,
+          { kind: 'text', text: 'Hola' },
+          { idempotencyKey: 'out:contract-send' },
+        );
+        expect(d.externalId).toBeTruthy();
+        expect((await h.sends()) - before).toBe(1);
+      },
+    );
 
     test('degrade', 'choices over capabilities.choices.max are degraded, never rejected', async () => {
       const n = h.adapter.capabilities.choices.max + 2;
       const choices = Array.from({ length: n }, (_, i) => ({ id: `c${i}`, label: `Opción ${i + 1}` }));
       expect(OutboundSchema.safeParse({ kind: 'choices', text: '¿Cuál?', choices }).success).toBe(true);
       const before = await h.sends();
-      const d = await h.adapter.send(h.address, { kind: 'choices', text: '¿Cuál?', choices }, { idempotencyKey: 'out:contract-degrade' });
+      const d = await h.adapter.send(
+        h.address,
+        { kind: 'choices', text: '¿Cuál?', choices },
+        { idempotencyKey: 'out:contract-degrade' },
+      );
       expect(d.externalId).toBeTruthy();
       expect((await h.sends()) - before).toBeGreaterThanOrEqual(1);
     });
@@ -134,10 +170,12 @@ export function channelContract(opts: ChannelContractOptions): void {
     test('retryable', '429, 5xx and dropped connections are retryable; 4xx is not', async () => {
       const attempt = async (f: Parameters<NonNullable<ChannelHarness['failNext']>>[0]) => {
         h.failNext!(f);
-        return h.adapter.send(h.address, { kind: 'text', text: 'x' }, { idempotencyKey: `out:retry-${JSON.stringify(f)}` }).then(
-          () => undefined,
-          (e: unknown) => e as { retryable?: boolean; code?: string; retryAfterMs?: number },
-        );
+        return h.adapter
+          .send(h.address, { kind: 'text', text: 'x' }, { idempotencyKey: `out:retry-${JSON.stringify(f)}` })
+          .then(
+            () => undefined,
+            (e: unknown) => e as { retryable?: boolean; code?: string; retryAfterMs?: number },
+          );
       };
       const rate = await attempt({ status: 429, retryAfter: 2 });
       expect(rate).toMatchObject({ retryable: true, code: 'CHANNEL_RATE_LIMITED', retryAfterMs: 2000 });
@@ -156,11 +194,13 @@ export function channelContract(opts: ChannelContractOptions): void {
       const errors: string[] = [];
       for (const raw of ['garbage', { kind: 'nope' }]) {
         const r = await h.feed(raw, { signature: skipped.has('signature') ? 'valid' : 'wrong' });
-        if (r.threw) errors.push(String(r.threw));
+        if (r.threw) errors.push(r.threw instanceof Error ? r.threw.message : JSON.stringify(r.threw));
       }
       if (h.failNext) {
         h.failNext({ status: 500 });
-        await h.adapter.send(h.address, { kind: 'text', text: 'x' }, { idempotencyKey: 'out:secret' }).catch((e: unknown) => errors.push(String(e), JSON.stringify(e)));
+        await h.adapter
+          .send(h.address, { kind: 'text', text: 'x' }, { idempotencyKey: 'out:secret' })
+          .catch((e: unknown) => errors.push(String(e), JSON.stringify(e)));
       }
       const text = errors.join('\n') + h.logs();
       for (const s of h.secrets) expect(text).not.toContain(s);

@@ -79,7 +79,11 @@ export function outboxContract(backend: Backend): void {
       const [id] = await write('hola');
       await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
       await outbox.markRetry(id!, 'CHANNEL_UNAVAILABLE: 503', at(5_000), at(10));
-      expect(await outbox.get(id!)).toMatchObject({ status: 'retrying', lastError: 'CHANNEL_UNAVAILABLE: 503', attempts: 1 });
+      expect(await outbox.get(id!)).toMatchObject({
+        status: 'retrying',
+        lastError: 'CHANNEL_UNAVAILABLE: 503',
+        attempts: 1,
+      });
       expect(await outbox.lease({ now: at(4_000), leaseMs: 1000 })).toHaveLength(0);
       const due = await outbox.lease({ now: at(5_000), leaseMs: 1000 });
       expect(due.map((e) => [e.id, e.attempts])).toEqual([[id, 2]]);
@@ -90,7 +94,10 @@ export function outboxContract(backend: Backend): void {
       await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
       await outbox.markDead(id!, 'CHANNEL_REJECTED: 400 invalid recipient', at(10));
       const [msg] = await store.listMessages(conv.id);
-      expect(msg).toMatchObject({ status: 'failed', failureReason: 'CHANNEL_REJECTED: 400 invalid recipient' });
+      expect(msg).toMatchObject({
+        status: 'failed',
+        failureReason: 'CHANNEL_REJECTED: 400 invalid recipient',
+      });
       expect((await outbox.listDead(10)).map((e) => e.id)).toEqual([id]);
       expect(await outbox.depth()).toBe(0);
       expect(await outbox.lease({ ids: [id!], now: at(100_000), leaseMs: 1000 })).toHaveLength(0);
@@ -98,8 +105,11 @@ export function outboxContract(backend: Backend): void {
 
     it('never hands the same entry to two concurrent dispatchers', async () => {
       const ids = await write(...Array.from({ length: 20 }, (_, i) => `m${i}`));
-      const [a, b] = await Promise.all([outbox.lease({ now: t0, leaseMs: 60_000 }), outbox.lease({ now: t0, leaseMs: 60_000 })]);
-      const taken = [...a!, ...b!].map((e) => e.id);
+      const [a, b] = await Promise.all([
+        outbox.lease({ now: t0, leaseMs: 60_000 }),
+        outbox.lease({ now: t0, leaseMs: 60_000 }),
+      ]);
+      const taken = [...a, ...b].map((e) => e.id);
       expect(new Set(taken).size).toBe(taken.length);
       expect(taken.sort()).toEqual([...ids].sort());
     });

@@ -27,7 +27,15 @@ describe('router', () => {
   let n = 0;
   const inbound = (user: string, text: string): Inbound => {
     const externalId = `m${++n}`;
-    return { id: inboundId('test', externalId), externalId, address: { channel: 'test', user }, at: '2026-03-10T16:00:00Z', kind: 'text', text, raw: {} };
+    return {
+      id: inboundId('test', externalId),
+      externalId,
+      address: { channel: 'test', user },
+      at: '2026-03-10T16:00:00Z',
+      kind: 'text',
+      text,
+      raw: {},
+    };
   };
 
   beforeAll(async () => {
@@ -36,19 +44,40 @@ describe('router', () => {
     const catalog = await loadCatalog('catalog');
     const channel: ChannelAdapter = {
       name: 'test',
-      capabilities: { delivery: 'push', choices: { max: 10, style: 'buttons' }, media: [], maxText: 4096, typing: false, templates: false, speech: false },
+      capabilities: {
+        delivery: 'push',
+        choices: { max: 10, style: 'buttons' },
+        media: [],
+        maxText: 4096,
+        typing: false,
+        templates: false,
+        speech: false,
+      },
       async send(_a, o) {
         sent.push(o);
         return { externalId: `x${sent.length}` };
       },
     };
     const clock = new FakeClock();
-    const dispatcher = new OutboxDispatcher({ store: createPostgresOutboxStore(db), channels: new Map([['test', channel]]), now: () => clock.now(), log: silent });
+    const dispatcher = new OutboxDispatcher({
+      store: createPostgresOutboxStore(db),
+      channels: new Map([['test', channel]]),
+      now: () => clock.now(),
+      log: silent,
+    });
     const flows = createFlows({ prefix: 'VER', timeZone: 'America/Mexico_City', year: () => 2026 });
     const exploding: Dialog = {
       id: 'case-status',
       async begin(ctx) {
-        await ctx.createCase({ category: 'baches', description: 'x', department: 'd', queue: 'q', sensitive: false, visibility: 'public', slaDueAt: ctx.now });
+        await ctx.createCase({
+          category: 'baches',
+          description: 'x',
+          department: 'd',
+          queue: 'q',
+          sensitive: false,
+          visibility: 'public',
+          slaDueAt: ctx.now,
+        });
         throw new Error('boom');
       },
       resume: async () => ({ status: 'complete' }),
@@ -82,7 +111,10 @@ describe('router', () => {
     const msgs = await store.listMessages(conv!.id);
     expect(msgs.map((m) => [m.direction, m.text])).toEqual([
       ['in', '¿cómo va mi folio VER-2026-000001?'],
-      ['out', 'Lo siento, tuve un problema al procesar tu mensaje y no se guardó ningún cambio. Intenta de nuevo en un momento.'],
+      [
+        'out',
+        'Lo siento, tuve un problema al procesar tu mensaje y no se guardó ningún cambio. Intenta de nuevo en un momento.',
+      ],
     ]);
     expect(await store.findCase('VER-2026-000001')).toBeNull();
   });
@@ -94,7 +126,12 @@ describe('router with a stale cache', () => {
     const store = createPostgresCaseStore(db);
     const catalog = await loadCatalog('catalog');
     const clock = new FakeClock();
-    const dispatcher = new OutboxDispatcher({ store: createPostgresOutboxStore(db), channels: new Map(), now: () => clock.now(), log: silent });
+    const dispatcher = new OutboxDispatcher({
+      store: createPostgresOutboxStore(db),
+      channels: new Map(),
+      now: () => clock.now(),
+      log: silent,
+    });
     const router = new Router({
       store,
       dispatcher,
@@ -109,16 +146,38 @@ describe('router with a stale cache', () => {
       maxInboundText: 4096,
       onError: () => {},
     });
-    const msg = (externalId: string, text: string): Inbound => ({ id: inboundId('test', externalId), externalId, address: { channel: 'test', user: 'bob' }, at: '2026-03-10T16:00:00Z', kind: 'text', text, raw: {} });
+    const msg = (externalId: string, text: string): Inbound => ({
+      id: inboundId('test', externalId),
+      externalId,
+      address: { channel: 'test', user: 'bob' },
+      at: '2026-03-10T16:00:00Z',
+      kind: 'text',
+      text,
+      raw: {},
+    });
     await router.handle(msg('a', 'quiero reportar un bache'));
     // Another node writes to the same conversation behind this router's back.
     const conv = (await store.findConversation('test', 'bob'))!;
-    await store.transaction((tx) => tx.commitTurn({ conversation: conv, state: conv.state, mode: 'bot', queue: null, locale: 'es-MX', lastInboundAt: null, outbound: [], now: clock.now() }));
+    await store.transaction((tx) =>
+      tx.commitTurn({
+        conversation: conv,
+        state: conv.state,
+        mode: 'bot',
+        queue: null,
+        locale: 'es-MX',
+        lastInboundAt: null,
+        outbound: [],
+        now: clock.now(),
+      }),
+    );
     const out = await router.handle(msg('b', 'Hay un bache enorme frente a la escuela'));
     expect(out.status).toBe('handled');
     const after = (await store.getConversation(conv.id))!;
     expect(after.stateVersion).toBe(conv.stateVersion + 2);
-    expect(after.state).toMatchObject({ dialog: 'file-complaint', slots: { description: 'Hay un bache enorme frente a la escuela', _awaiting: 'location' } });
+    expect(after.state).toMatchObject({
+      dialog: 'file-complaint',
+      slots: { description: 'Hay un bache enorme frente a la escuela', _awaiting: 'location' },
+    });
     await router.drain();
     await db.close();
   });

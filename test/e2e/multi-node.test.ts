@@ -10,7 +10,8 @@ import type { TestApp } from '../helpers/app.ts';
 import { openTestPglite } from '../helpers/db.ts';
 
 const redis = process.env.TEST_REDIS_URL;
-if (!redis) console.warn('multi-node test skipped: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379) to run it');
+if (!redis)
+  console.warn('multi-node test skipped: set TEST_REDIS_URL (e.g. redis://127.0.0.1:6379) to run it');
 
 describe.skipIf(!redis)('several nodes behind Redis', () => {
   let db: Database;
@@ -32,7 +33,11 @@ describe.skipIf(!redis)('several nodes behind Redis', () => {
     await c.say('hola');
     const conv = await b.app.store.findConversation('webchat', secretKey(c.secret!));
     const before = c.received.length;
-    await b.app.runtime.reply(conv!.id, { kind: 'text', text: 'Hola, le escribe un agente desde otro nodo.' }, { by: 'agent:test' });
+    await b.app.runtime.reply(
+      conv!.id,
+      { kind: 'text', text: 'Hola, le escribe un agente desde otro nodo.' },
+      { by: 'agent:test' },
+    );
     await c.waitFor(before + 1);
     expect(c.last()?.text).toBe('Hola, le escribe un agente desde otro nodo.');
     c.close();

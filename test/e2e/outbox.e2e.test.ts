@@ -31,12 +31,15 @@ describe('outbox delivery', () => {
   beforeAll(async () => {
     fake = await startFakeProvider();
     channel = createLoopbackChannel(fake.baseUrl, { timeoutMs: 500 });
-    t = await startTestApp({}, {
-      jobs: true,
-      jobPollingSeconds: 0.5,
-      extraChannels: [channel],
-      retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 1_000 },
-    });
+    t = await startTestApp(
+      {},
+      {
+        jobs: true,
+        jobPollingSeconds: 0.5,
+        extraChannels: [channel],
+        retry: { maxAttempts: 3, baseDelayMs: 200, maxDelayMs: 1_000 },
+      },
+    );
     await channel.start?.((inbound) => t.app.runtime.handle(inbound).then(() => undefined));
   });
   afterAll(async () => {
@@ -51,10 +54,11 @@ describe('outbox delivery', () => {
     const conv = await t.app.store.findConversation('loopback', u);
     return conv ? (await t.app.store.listMessages(conv.id)).find((m) => m.direction === 'out') : undefined;
   };
-  const settled = (u: string) => until(async () => {
-    const m = await outMessage(u);
-    return m && (m.status === 'sent' || m.status === 'failed') ? m : undefined;
-  });
+  const settled = (u: string) =>
+    until(async () => {
+      const m = await outMessage(u);
+      return m && (m.status === 'sent' || m.status === 'failed') ? m : undefined;
+    });
 
   it('retries a provider 503 through pg-boss, then succeeds', async () => {
     const u = `citizen-${++user}`;
@@ -92,7 +96,11 @@ describe('outbox delivery', () => {
 
   it('gives up after the maximum attempts and says so', async () => {
     const u = `citizen-${++user}`;
-    fake.respond({ kind: 'error', status: 502 }, { kind: 'error', status: 502 }, { kind: 'error', status: 502 });
+    fake.respond(
+      { kind: 'error', status: 502 },
+      { kind: 'error', status: 502 },
+      { kind: 'error', status: 502 },
+    );
     await channel.inject(u, 'hola');
     const m = await settled(u);
     expect(m.status).toBe('failed');

@@ -13,7 +13,9 @@ const FOLIO = /VER-\d{4}-\d{6}/;
 
 async function fileComplaint(c: Citizen): Promise<string> {
   expect(await c.say('hola')).toMatch(/Ventanilla/);
-  expect(await c.say({ kind: 'choice', choiceId: 'menu:file-complaint', label: 'Reportar un problema' })).toMatch(/tipo de problema/i);
+  expect(
+    await c.say({ kind: 'choice', choiceId: 'menu:file-complaint', label: 'Reportar un problema' }),
+  ).toMatch(/tipo de problema/i);
   expect(await c.say({ kind: 'choice', choiceId: 'category:baches', label: 'Baches' })).toMatch(/Cuéntame/);
   expect(await c.say('Hay un bache enorme frente a la escuela primaria')).toMatch(/Dónde está/);
   expect(await c.say('Av. Juárez 10, col. Centro')).toMatch(/Voy a registrar/);
@@ -110,7 +112,12 @@ describe('web chat end to end', () => {
     const conv = await t.app.store.findConversation('webchat', secretKey(c.secret!));
     expect(await t.app.store.listCases({ contactId: conv!.contactId })).toHaveLength(1);
     const inbound = (await t.app.store.listMessages(conv!.id)).filter((m) => m.direction === 'in');
-    expect(inbound.map((m) => m.text)).toEqual(['quiero reportar un bache', 'Hay un bache muy grande en la esquina', 'Calle 5 de Mayo esquina Hidalgo, Centro', 'sí']);
+    expect(inbound.map((m) => m.text)).toEqual([
+      'quiero reportar un bache',
+      'Hay un bache muy grande en la esquina',
+      'Calle 5 de Mayo esquina Hidalgo, Centro',
+      'sí',
+    ]);
     c.close();
   });
 
@@ -135,10 +142,17 @@ describe('web chat end to end', () => {
     const c = await new Citizen(t.url).ready();
     const notObject = (await c.socket.timeout(5000).emitWithAck('message.send', 'hola')) as { code: string };
     expect(notObject.code).toBe('CHANNEL_PAYLOAD_INVALID');
-    const wrongType = (await c.socket.timeout(5000).emitWithAck('message.send', { clientId: crypto.randomUUID(), kind: 'text', text: 5 })) as { code: string; message: string };
+    const wrongType = (await c.socket
+      .timeout(5000)
+      .emitWithAck('message.send', { clientId: crypto.randomUUID(), kind: 'text', text: 5 })) as {
+      code: string;
+      message: string;
+    };
     expect(wrongType).toMatchObject({ ok: false, code: 'CHANNEL_PAYLOAD_INVALID' });
     expect(wrongType.message).toMatch(/text/);
-    const badKind = (await c.socket.timeout(5000).emitWithAck('message.send', { clientId: crypto.randomUUID(), kind: 'sticker' })) as { code: string };
+    const badKind = (await c.socket
+      .timeout(5000)
+      .emitWithAck('message.send', { clientId: crypto.randomUUID(), kind: 'sticker' })) as { code: string };
     expect(badKind.code).toBe('CHANNEL_PAYLOAD_INVALID');
     const unknownMedia = await c.send({ kind: 'media', mediaId: crypto.randomUUID() });
     expect(unknownMedia).toMatchObject({ ok: false, code: 'CHANNEL_PAYLOAD_INVALID' });
@@ -158,7 +172,11 @@ describe('web chat end to end', () => {
       .withExif({ IFD0: { Copyright: 'GPS 18.1,-94.4' } })
       .toBuffer();
     expect((await sharp(jpeg).metadata()).exif).toBeDefined();
-    const ok = await fetch(`${t.url}/webchat/uploads`, { method: 'POST', headers: { ...auth, 'content-type': 'image/jpeg' }, body: jpeg });
+    const ok = await fetch(`${t.url}/webchat/uploads`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'image/jpeg' },
+      body: jpeg,
+    });
     expect(ok.status).toBe(201);
     const body = (await ok.json()) as { mediaId: string; mime: string };
     expect(body.mime).toBe('image/jpeg');
@@ -188,7 +206,10 @@ describe('web chat end to end', () => {
     await c.say('hola');
     c.close();
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${t.url}/readyz`)).json()).toMatchObject({ status: 'ready', migrations: 'applied' });
+    expect(await (await fetch(`${t.url}/readyz`)).json()).toMatchObject({
+      status: 'ready',
+      migrations: 'applied',
+    });
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
     expect(metrics).toMatch(/ventanilla_turns_total\{channel="webchat",outcome="handled"\} \d+/);
     expect(metrics).toMatch(/ventanilla_outbox_depth \d+/);
@@ -203,9 +224,14 @@ describe('web chat end to end', () => {
     const c = await new Citizen(t.url).ready();
     const folio = await fileComplaint(c);
     expect((await fetch(`${t.url}/admin/cases`)).status).toBe(401);
-    expect((await fetch(`${t.url}/admin/cases`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } })).status).toBe(401);
+    expect(
+      (await fetch(`${t.url}/admin/cases`, { headers: { authorization: 'Bearer wrong-token-wrong-token' } }))
+        .status,
+    ).toBe(401);
     const auth = { authorization: 'Bearer test-admin-token-123456' };
-    const one = (await (await fetch(`${t.url}/admin/cases/${folio}`, { headers: auth })).json()) as { events: { kind: string }[] };
+    const one = (await (await fetch(`${t.url}/admin/cases/${folio}`, { headers: auth })).json()) as {
+      events: { kind: string }[];
+    };
     expect(one.events.map((e) => e.kind)).toEqual(['created', 'viewed']);
     expect((await fetch(`${t.url}/admin/cases/VER-2026-999999`, { headers: auth })).status).toBe(404);
     c.close();
@@ -235,7 +261,9 @@ describe('restart and data-folder ownership', () => {
       const secret = c1.secret!;
       c1.close();
       // A second process may not open the same data folder.
-      await expect(createApp(loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' }), { jobs: false })).rejects.toMatchObject({
+      await expect(
+        createApp(loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' }), { jobs: false }),
+      ).rejects.toMatchObject({
         code: 'STORE_LOCKED',
       });
       await t.close();
@@ -245,7 +273,9 @@ describe('restart and data-folder ownership', () => {
       expect(c2.secret).toBe(secret);
       expect(c2.history.map((m) => m.text).join('\n')).toContain(folio);
       expect(c2.history.at(-1)?.text).toMatch(/Dónde está/);
-      expect(await c2.say('Calle Hidalgo 20, col. Petrolera')).toMatch(/Alumbrado[\s\S]*lámpara de la esquina/);
+      expect(await c2.say('Calle Hidalgo 20, col. Petrolera')).toMatch(
+        /Alumbrado[\s\S]*lámpara de la esquina/,
+      );
       const done = await c2.say('sí');
       expect(done).toMatch(FOLIO);
       expect(done).not.toContain(folio);

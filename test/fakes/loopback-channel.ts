@@ -13,13 +13,24 @@ export interface LoopbackChannel extends ChannelAdapter {
 }
 
 /** Build the adapter against `baseUrl` (a {@link startFakeProvider}). */
-export function createLoopbackChannel(baseUrl: string, opts: { timeoutMs?: number; name?: string } = {}): LoopbackChannel {
+export function createLoopbackChannel(
+  baseUrl: string,
+  opts: { timeoutMs?: number; name?: string } = {},
+): LoopbackChannel {
   const name = opts.name ?? 'loopback';
   let emit: Emit | undefined;
   let n = 0;
   const adapter: LoopbackChannel = {
     name,
-    capabilities: { delivery: 'push', choices: { max: 3, style: 'buttons' }, media: [], maxText: 1000, typing: false, templates: false, speech: false },
+    capabilities: {
+      delivery: 'push',
+      choices: { max: 3, style: 'buttons' },
+      media: [],
+      maxText: 1000,
+      typing: false,
+      templates: false,
+      speech: false,
+    },
     async start(e) {
       emit = e;
     },
@@ -29,7 +40,15 @@ export function createLoopbackChannel(baseUrl: string, opts: { timeoutMs?: numbe
     async inject(user, text, externalId = `ext-${++n}-${Date.now()}`) {
       if (!emit) throw new Error('not started');
       const address: Address = { channel: name, user };
-      const inbound: Inbound = { id: inboundId(name, externalId), externalId, address, at: new Date().toISOString(), kind: 'text', text, raw: { text } };
+      const inbound: Inbound = {
+        id: inboundId(name, externalId),
+        externalId,
+        address,
+        at: new Date().toISOString(),
+        kind: 'text',
+        text,
+        raw: { text },
+      };
       await emit(inbound);
     },
     async send(address, outbound, ctx) {
@@ -42,14 +61,28 @@ export function createLoopbackChannel(baseUrl: string, opts: { timeoutMs?: numbe
           signal: AbortSignal.timeout(opts.timeoutMs ?? 2000),
         });
       } catch (cause) {
-        throw new ChannelError('CHANNEL_UNAVAILABLE', 'Provider unreachable or timed out', { retryable: true, cause });
+        throw new ChannelError('CHANNEL_UNAVAILABLE', 'Provider unreachable or timed out', {
+          retryable: true,
+          cause,
+        });
       }
       if (res.status === 429) {
         const ra = Number(res.headers.get('retry-after'));
-        throw new ChannelError('CHANNEL_RATE_LIMITED', 'Provider rate limit', { retryable: true, status: 429, ...(Number.isFinite(ra) && ra > 0 ? { retryAfterMs: ra * 1000 } : {}) });
+        throw new ChannelError('CHANNEL_RATE_LIMITED', 'Provider rate limit', {
+          retryable: true,
+          status: 429,
+          ...(Number.isFinite(ra) && ra > 0 ? { retryAfterMs: ra * 1000 } : {}),
+        });
       }
-      if (res.status >= 500) throw new ChannelError('CHANNEL_UNAVAILABLE', `Provider answered ${res.status}`, { retryable: true, status: res.status });
-      if (res.status >= 400) throw new ChannelError('CHANNEL_REJECTED', `Provider rejected the message (${res.status})`, { status: res.status });
+      if (res.status >= 500)
+        throw new ChannelError('CHANNEL_UNAVAILABLE', `Provider answered ${res.status}`, {
+          retryable: true,
+          status: res.status,
+        });
+      if (res.status >= 400)
+        throw new ChannelError('CHANNEL_REJECTED', `Provider rejected the message (${res.status})`, {
+          status: res.status,
+        });
       const body = (await res.json()) as { id: string };
       return { externalId: body.id };
     },

@@ -45,7 +45,8 @@ export async function startTestApp(
     ...env,
   });
   const usesDataDir = env.DATA_DIR !== undefined && !overrides.database;
-  const database = overrides.database ?? (usesDataDir || env.DATABASE_URL ? undefined : await openTestPglite());
+  const database =
+    overrides.database ?? (usesDataDir || env.DATABASE_URL ? undefined : await openTestPglite());
   const app = await createApp(config, {
     jobs: false,
     ...overrides,
@@ -61,7 +62,8 @@ export async function startTestApp(
     async close() {
       await app.close();
       if (database && !overrides.database) await database.close();
-      if (!overrides.keepDataDir && env.DATA_DIR === undefined) rmSync(dataDir, { recursive: true, force: true });
+      if (!overrides.keepDataDir && env.DATA_DIR === undefined)
+        rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
@@ -75,7 +77,10 @@ export class Citizen {
   history: ChatMessageDto[] = [];
   #waiters: { n: number; resolve: () => void }[] = [];
 
-  constructor(url: string, opts: { secret?: string; locale?: string; headers?: Record<string, string> } = {}) {
+  constructor(
+    url: string,
+    opts: { secret?: string; locale?: string; headers?: Record<string, string> } = {},
+  ) {
     this.socket = io(`${url}/webchat`, {
       transports: ['websocket'],
       reconnection: false,
@@ -93,7 +98,9 @@ export class Citizen {
     this.socket.on('message.created', (m: ChatMessageDto) => {
       if (m.direction !== 'out') return;
       this.received.push(m);
-      this.#waiters = this.#waiters.filter((w) => (this.received.length >= w.n ? (w.resolve(), false) : true));
+      this.#waiters = this.#waiters.filter((w) =>
+        this.received.length >= w.n ? (w.resolve(), false) : true,
+      );
     });
   }
 
@@ -110,7 +117,15 @@ export class Citizen {
   waitFor(count: number, timeoutMs = 10_000): Promise<void> {
     if (this.received.length >= count) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`timed out waiting for ${count} bot messages (have ${this.received.length}: ${this.received.map((m) => m.text).join(' | ')})`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `timed out waiting for ${count} bot messages (have ${this.received.length}: ${this.received.map((m) => m.text).join(' | ')})`,
+            ),
+          ),
+        timeoutMs,
+      );
       this.#waiters.push({
         n: count,
         resolve: () => {
@@ -123,7 +138,9 @@ export class Citizen {
 
   /** Send a payload and return the ack. */
   async send(payload: Record<string, unknown>, clientId: string = crypto.randomUUID()): Promise<SendAck> {
-    return (await this.socket.timeout(10_000).emitWithAck('message.send', { clientId, ...payload })) as SendAck;
+    return (await this.socket
+      .timeout(10_000)
+      .emitWithAck('message.send', { clientId, ...payload })) as SendAck;
   }
 
   /** Send and wait for `replies` more bot messages; returns their texts joined. */

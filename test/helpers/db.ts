@@ -11,7 +11,17 @@ export interface Backend {
   open(): Promise<Database>;
 }
 
-const APP_TABLES = ['case_events', 'attachments', 'outbox', 'messages', 'cases', 'case_sequences', 'conversations', 'channel_identities', 'contacts'];
+const APP_TABLES = [
+  'case_events',
+  'attachments',
+  'outbox',
+  'messages',
+  'cases',
+  'case_sequences',
+  'conversations',
+  'channel_identities',
+  'contacts',
+];
 
 /** A fresh in-memory PGlite, already migrated (loaded from the template tarball). */
 export async function openTestPglite(): Promise<Database> {
