@@ -488,9 +488,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       write: false,
       legalComments: 'none',
     }).then((r) => r.outputFiles[0]?.text ?? ''));
+  const escapeHtml = (text: string) =>
+    text.replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
+    );
   const demoHtml = readFileSync(resolve(ROOT, 'channels/webchat-widget/demo.html'), 'utf8').replaceAll(
     '{{municipality}}',
-    catalog.municipality,
+    escapeHtml(catalog.municipality),
   );
 
   http.get('/widget.js', async (_req, reply) =>

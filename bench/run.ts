@@ -151,7 +151,10 @@ function webchatRows(label: string, o: Outcome<WebchatResult>): void {
     `${label} turns/s`,
     fmt(w.turnsPerSec, 1),
     '',
-    `${times(ratio(w.turnsPerSec, e?.requestsPerSec ?? Number.NaN))} echo req/s; ${w.turns} turns in ${fmt(w.wallMs / 1000, 2)} s`,
+    `${times(ratio(w.turnsPerSec, e?.requestsPerSec ?? Number.NaN))} echo req/s; ${w.turns} turns in ${fmt(w.wallMs / 1000, 2)} s` +
+      (w.optionalSkips
+        ? `; ${fmt(w.turnsPerConversation, 2)} turns/conversation (${w.optionalSkips} optional questions skipped)`
+        : ''),
   ]);
   rows.push([
     `${label} p50 / p99 ms`,
@@ -180,13 +183,22 @@ function webchatRows(label: string, o: Outcome<WebchatResult>): void {
     target(w.transactionsPerTurn, '=', TARGET.transactionsPerTurn),
     `${w.serverTurns} server turns ${JSON.stringify(w.turnOutcomes)}`,
   ]);
+  const ph = w.productHistogram;
   rows.push([
     `${label} statements/transaction`,
     w.probe
       ? `${fmt(w.statementsPerTransactionMean, 2)} (max ${fmt(w.statementsPerTransactionMax, 0)})`
       : 'probe off',
     target(w.statementsPerTransactionMax, '≤', TARGET.statementsPerTransaction),
-    `incl. BEGIN+COMMIT; ${hist}`,
+    `incl. BEGIN+COMMIT; bench probe: ${hist}`,
+  ]);
+  rows.push([
+    `${label} ventanilla_transaction_statements`,
+    ph ? `${fmt(ph.mean, 2)} (≤ ${ph.maxBucket})` : 'absent',
+    ph ? target(ph.atMost6, '=', 1).replace('= 1', 'all ≤ 6') : '',
+    ph
+      ? `product histogram Δ: ${ph.count} transactions, ${fmt(ph.atMost6 * 100, 1)} % in le="6"`
+      : 'product metric not exposed by this build',
   ]);
   rows.push([
     `${label} statements outside tx/turn`,
@@ -279,7 +291,7 @@ const cpuModel = cpus()[0]?.model.trim() ?? 'unknown CPU';
 const out: string[] = [];
 out.push(`Ventanilla benchmark — ${startedAt.toISOString()}`);
 out.push(
-  `node ${process.version}, ${availableParallelism()} cores (${cpuModel}), ${fmt(totalmem() / MB / 1024, 0)} GiB; ${citizens} concurrent citizens × ${SCRIPT.length} turns after ${warmupCitizens} warm-up; ` +
+  `node ${process.version}, ${availableParallelism()} cores (${cpuModel}), ${fmt(totalmem() / MB / 1024, 0)} GiB; ${citizens} concurrent citizens, ${SCRIPT.length}-turn script (+ "skip" on optional questions), after ${warmupCitizens} warm-up citizens; ` +
     `${sameIp ? 'all citizens from ONE IP (BENCH_SAME_IP=1)' : 'one X-Forwarded-For per citizen (TRUST_PROXY=true)'}; loopback only.`,
 );
 const la = (l: number[]) => l.map((x) => x.toFixed(2)).join(' ');

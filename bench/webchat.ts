@@ -12,7 +12,7 @@ import pg from 'pg';
 import { io } from 'socket.io-client';
 import type { Socket } from 'socket.io-client';
 import type { ChatMessageDto } from '../channels/index.ts';
-import type { Child } from './lib.ts';
+import type { Child, Metrics } from './lib.ts';
 import {
   MB,
   cpuOfProcessesNamed,
@@ -152,32 +152,54 @@ class Citizen {
 interface ConversationResult {
   readonly ok: boolean;
   readonly turns: number;
+  /** Optional questions answered with "skip" (not in the 7-turn script). */
+  readonly skips: number;
   readonly folio?: string;
   readonly reason?: string;
 }
 
+/** The choice id of optional questions ("Omitir"), answered with it when the script does not expect them. */
+export const SKIP_CHOICE_ID = 'skip';
+const MAX_SKIPS_PER_STEP = 2;
+
+const skippable = (m: ChatMessageDto) =>
+  m.kind === 'choices' && m.choices?.some((c) => c.id === SKIP_CHOICE_ID);
+
 async function converse(citizen: Citizen, latencies: number[]): Promise<ConversationResult> {
   let folio: string | undefined;
   let turns = 0;
+  let skips = 0;
+  const fail = (step: number, reason: string): ConversationResult => ({
+    ok: false,
+    turns,
+    skips,
+    ...(folio ? { folio } : {}),
+    reason: `turn ${step}: ${reason}`,
+  });
   for (const [i, step] of SCRIPT.entries()) {
-    let result: { latencyMs: number; reply: ChatMessageDto };
-    try {
-      result = await citizen.turn(step.send(folio));
-    } catch (err) {
-      return {
-        ok: false,
-        turns,
-        ...(folio ? { folio } : {}),
-        reason: `turn ${i + 1}: ${(err as Error).message}`,
-      };
+    let payload = step.send(folio);
+    for (let attempt = 0; ; attempt++) {
+      let result: { latencyMs: number; reply: ChatMessageDto };
+      try {
+        result = await citizen.turn(payload);
+      } catch (err) {
+        return fail(i + 1, (err as Error).message);
+      }
+      turns++;
+      latencies.push(result.latencyMs);
+      const wrong = step.check(result.reply, folio);
+      if (!wrong) {
+        if (i === 5) folio = FOLIO_RE.exec(result.reply.text ?? '')?.[1];
+        break;
+      }
+      // An optional question the script does not know (e.g. "send a photo or skip"): skip it, then expect the
+      // same reply as before. Counted, so the table shows the conversation grew.
+      if (attempt >= MAX_SKIPS_PER_STEP || !skippable(result.reply)) return fail(i + 1, wrong);
+      skips++;
+      payload = { kind: 'choice', choiceId: SKIP_CHOICE_ID };
     }
-    turns++;
-    latencies.push(result.latencyMs);
-    const wrong = step.check(result.reply, folio);
-    if (wrong) return { ok: false, turns, ...(folio ? { folio } : {}), reason: `turn ${i + 1}: ${wrong}` };
-    if (i === 5) folio = FOLIO_RE.exec(result.reply.text ?? '')?.[1];
   }
-  return { ok: true, turns, ...(folio ? { folio } : {}) };
+  return { ok: true, turns, skips, ...(folio ? { folio } : {}) };
 }
 
 let ipCounter = 0;
@@ -208,7 +230,7 @@ async function crowd(
       const error = connected[i];
       return error === undefined
         ? converse(c, latencies)
-        : Promise.resolve<ConversationResult>({ ok: false, turns: 0, reason: `connect: ${error}` });
+        : Promise.resolve<ConversationResult>({ ok: false, turns: 0, skips: 0, reason: `connect: ${error}` });
     }),
   );
   const wallMs = performance.now() - started;
@@ -240,6 +262,25 @@ function histogramDelta(a: TxStats, b: TxStats): Map<number, number> {
     if (d > 0) out.set(Number(k), d);
   }
   return out;
+}
+
+/** Δ of a Prometheus histogram between two scrapes: count, mean, share of observations ≤ `limit`, top bucket. */
+function histogramFromMetrics(
+  m0: Metrics,
+  m1: Metrics,
+  name: string,
+  limit: number,
+): WebchatResult['productHistogram'] | undefined {
+  const count = m1.sum(`${name}_count`) - (m0.sum(`${name}_count`) || 0);
+  if (!Number.isFinite(count) || count <= 0) return undefined;
+  const sum = m1.sum(`${name}_sum`) - (m0.sum(`${name}_sum`) || 0);
+  const bucket = (le: string) => m1.sum(`${name}_bucket`, { le }) - (m0.sum(`${name}_bucket`, { le }) || 0);
+  const les = m1.samples
+    .filter((x) => x.name === `${name}_bucket`)
+    .map((x) => x.labels.le ?? '')
+    .sort((a, b) => (a === '+Inf' ? 1 : b === '+Inf' ? -1 : Number(a) - Number(b)));
+  const maxBucket = les.find((le) => bucket(le) >= count) ?? '+Inf';
+  return { count, mean: sum / count, atMost6: bucket(String(limit)) / count, maxBucket };
 }
 
 /** A fresh database `bench_<pid>` on the server of `testUrl`, dropped by `drop()` (also on Ctrl-C). */
@@ -322,6 +363,16 @@ export interface WebchatResult {
   readonly failed: number;
   readonly failures: Map<string, number>;
   readonly extraBotMessages: number;
+  /** Optional questions the citizens skipped (turns beyond the 7-turn script), and mean turns per conversation. */
+  readonly optionalSkips: number;
+  readonly turnsPerConversation: number;
+  /** From the product's own `ventanilla_transaction_statements` histogram (Δ over the run), when it exists. */
+  readonly productHistogram?: {
+    readonly count: number;
+    readonly mean: number;
+    readonly atMost6: number;
+    readonly maxBucket: string;
+  };
   /** `ventanilla_outbox_depth` after the run (replies not yet sent nor dead) and Δ `ventanilla_outbox_failures_total`. */
   readonly outboxDepthAfter: number;
   readonly outboxFailures: number;
@@ -390,6 +441,8 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
       maxPerTx = Math.max(maxPerTx, k);
     }
 
+    const productHistogram = histogramFromMetrics(m0, m1, 'ventanilla_transaction_statements', 6);
+
     const failures = new Map<string, number>();
     for (const reason of [
       ...warmFailures.map((r) => `warm-up: ${r}`),
@@ -431,6 +484,9 @@ export async function runWebchat(opts: WebchatOptions): Promise<WebchatResult> {
       failed: run.results.filter((r) => !r.ok).length,
       failures,
       extraBotMessages: run.extras + warm.extras,
+      optionalSkips: run.results.reduce((n, r) => n + r.skips, 0),
+      turnsPerConversation: turns / opts.citizens,
+      ...(productHistogram ? { productHistogram } : {}),
       outboxDepthAfter: m1.sum('ventanilla_outbox_depth'),
       outboxFailures:
         (m1.sum('ventanilla_outbox_failures_total') || 0) - (m0.sum('ventanilla_outbox_failures_total') || 0),

@@ -1,7 +1,7 @@
 /** File a complaint: category → description → location (when the category needs one) → confirmation → case. */
 import type { Category } from '../../integrations/contract.ts';
 import type { TurnContext } from '../contract.ts';
-import { defineForm } from '../runtime/form.ts';
+import { defineForm, SKIP_CHOICE } from '../runtime/form.ts';
 import { findColonia } from '../runtime/geo.ts';
 import { findCategory, normalize } from '../runtime/understand.ts';
 
@@ -22,6 +22,9 @@ const offered = (ctx: TurnContext) => ctx.catalog.categories.filter((c) => !c.se
 export function categoryLabel(ctx: TurnContext, c: Category): string {
   return ctx.locale === 'en' ? (c.name_en ?? c.name) : c.name;
 }
+
+const photos = (ctx: TurnContext): string[] =>
+  Array.isArray(ctx.slots.photo) ? ctx.slots.photo.filter((p): p is string => typeof p === 'string') : [];
 
 const category = (ctx: TurnContext): Category | undefined =>
   ctx.catalog.categories.find((c) => c.id === ctx.slots.category);
@@ -48,6 +51,8 @@ export const fileComplaint = defineForm({
   id: 'file-complaint',
   cancelledKey: 'file-complaint-cancelled-text',
   confirmInvalidKey: 'file-complaint-confirmation-invalid',
+  mediaSlot: 'photo',
+  mediaReceivedKey: 'file-complaint-photo-received',
   prefill(ctx, understanding) {
     const id = understanding.entities.category;
     if (id && offered(ctx).some((c) => c.id === id)) ctx.slots.category = id;
@@ -115,6 +120,20 @@ export const fileComplaint = defineForm({
         return { ok: true, value };
       },
     },
+    {
+      name: 'photo',
+      optional: { skippedValue: [] },
+      ask: (ctx) => ({
+        kind: 'choices',
+        text: ctx.t('file-complaint-ask-photo'),
+        choices: [{ id: SKIP_CHOICE, label: ctx.t('file-complaint-photo-skip') }],
+      }),
+      parse(input) {
+        return input.kind === 'media' && input.mediaIds.length > 0
+          ? { ok: true, value: input.mediaIds }
+          : { ok: false, error: 'file-complaint-photo-invalid' };
+      },
+    },
   ],
   confirm(ctx) {
     return {
@@ -123,6 +142,7 @@ export const fileComplaint = defineForm({
         category: categoryLabel(ctx, category(ctx)!),
         description: String(ctx.slots.description),
         location: locationText(ctx, ctx.slots.location as LocationSlot | undefined),
+        photos: photos(ctx).length,
       }),
       choices: [
         { id: 'yes', label: ctx.t('file-complaint-confirmation-yes') },
@@ -145,6 +165,7 @@ export const fileComplaint = defineForm({
       sensitive: cat.sensitive,
       visibility: cat.routing === 'restricted' ? 'restricted' : 'public',
       slaDueAt: new Date(ctx.now.getTime() + cat.sla_hours * 3_600_000),
+      attachmentIds: photos(ctx),
     });
     ctx.say({
       kind: 'text',

@@ -121,9 +121,13 @@ export async function runEngine(
 
   if (stale) outbound.push({ kind: 'text', text: deps.t(locale, 'main-menu-stale-text') });
 
-  const start = async (id: DialogId, u: Understanding): Promise<DialogResult> => {
+  const start = async (
+    id: DialogId,
+    u: Understanding,
+    preset: Record<string, unknown> = {},
+  ): Promise<DialogResult> => {
     dialog = id;
-    slots = {};
+    slots = { ...preset };
     return deps.flows[id].begin(ctx(), u);
   };
 
@@ -162,18 +166,12 @@ export async function runEngine(
     deps.flows[dialog].reprompt?.(ctx());
     result = { status: 'waiting' };
   } else if (dialog) {
-    const flow = deps.flows[dialog];
-    if (input.kind === 'media') {
-      outbound.push({ kind: 'text', text: deps.t(locale, 'errors-media-unsupported') });
-      flow.reprompt?.(ctx());
-      result = { status: 'waiting' };
-    } else {
-      result = await flow.resume(ctx(), input);
-    }
+    result = await deps.flows[dialog].resume(ctx(), input);
   } else if (input.kind === 'choice' && routeChoice[input.choiceId]) {
     result = await start(routeChoice[input.choiceId]!, { intent: 'unknown', entities: {} });
-  } else if (u.intent === 'file_complaint') {
-    result = await start('file-complaint', u);
+  } else if (u.intent === 'file_complaint' || input.kind === 'media') {
+    // A photo on its own starts a complaint with the photo attached.
+    result = await start('file-complaint', u, input.kind === 'media' ? { photo: input.mediaIds } : {});
   } else if (u.intent === 'case_status') {
     result = await start('case-status', u);
   } else {

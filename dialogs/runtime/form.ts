@@ -4,7 +4,7 @@
  */
 import type { Outbound } from '../../channels/contract.ts';
 import type { Dialog, DialogId, DialogResult, TurnContext, Understanding, UserInput } from '../contract.ts';
-import { yesNo } from './understand.ts';
+import { normalize, yesNo } from './understand.ts';
 
 /** Result of parsing one answer. `error` is a locale key for the re-prompt. */
 export type SlotParse =
@@ -20,7 +20,12 @@ export interface SlotSpec {
   ask(ctx: TurnContext): Outbound;
   /** Parse an answer. */
   parse(input: UserInput, ctx: TurnContext): SlotParse | Promise<SlotParse>;
+  /** An optional slot may be skipped ("omitir", "no", the `skip` choice); it then holds `skippedValue`. */
+  readonly optional?: { readonly skippedValue: unknown };
 }
+
+/** The choice id that skips an optional question. */
+export const SKIP_CHOICE = 'skip';
 
 /** A form definition. */
 export interface FormSpec {
@@ -36,7 +41,15 @@ export interface FormSpec {
   readonly cancelledKey: string;
   /** Locale key for an unclear yes/no. */
   readonly confirmInvalidKey?: string;
+  /**
+   * The slot that takes photos. A photo sent while another question is open is kept there (and acknowledged with
+   * `mediaReceivedKey`) instead of being refused.
+   */
+  readonly mediaSlot?: string;
+  readonly mediaReceivedKey?: string;
 }
+
+const SKIP_WORDS = /^(omitir|saltar|no|sin foto|no tengo|ninguna|skip|no thanks|no photo|none)$/;
 
 /** Attempts at one question before the form gives up. */
 export const MAX_ATTEMPTS = 3;
@@ -123,6 +136,24 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
       }
       const slot = spec.slots.find((s) => s.name === awaiting);
       if (!slot) return next(ctx);
+      if (input.kind === 'media' && slot.name !== spec.mediaSlot) {
+        if (spec.mediaSlot && spec.mediaReceivedKey) {
+          ctx.slots[spec.mediaSlot] = input.mediaIds;
+          ctx.say({ kind: 'text', text: ctx.t(spec.mediaReceivedKey) });
+        } else {
+          ctx.say({ kind: 'text', text: ctx.t('errors-media-unsupported') });
+        }
+        reprompt(ctx);
+        return { status: 'waiting' };
+      }
+      const skipped =
+        slot.optional &&
+        ((input.kind === 'choice' && input.choiceId === SKIP_CHOICE) ||
+          (input.kind === 'text' && SKIP_WORDS.test(normalize(input.text))));
+      if (skipped) {
+        ctx.slots[slot.name] = slot.optional.skippedValue;
+        return next(ctx);
+      }
       const parsed = await slot.parse(input, ctx);
       if (!parsed.ok) return failed(ctx, parsed.error, parsed.params);
       ctx.slots[slot.name] = parsed.value;

@@ -65,7 +65,7 @@ function textOf(inbound: Inbound): string | null {
     case 'media':
       return inbound.media[0]?.caption ?? null;
     case 'location':
-      return inbound.label ?? `${inbound.lat},${inbound.lon}`;
+      return inbound.label ?? `📍 ${inbound.lat.toFixed(5)}, ${inbound.lon.toFixed(5)}`;
     case 'call':
     case 'receipt':
       return null;

@@ -18,7 +18,8 @@ async function fileComplaint(c: Citizen): Promise<string> {
   ).toMatch(/tipo de problema/i);
   expect(await c.say({ kind: 'choice', choiceId: 'category:baches', label: 'Baches' })).toMatch(/Cuéntame/);
   expect(await c.say('Hay un bache enorme frente a la escuela primaria')).toMatch(/Dónde está/);
-  expect(await c.say('Av. Juárez 10, col. Centro')).toMatch(/Voy a registrar/);
+  expect(await c.say('Av. Juárez 10, col. Centro')).toMatch(/foto/);
+  expect(await c.say({ kind: 'choice', choiceId: 'skip', label: 'Omitir' })).toMatch(/Voy a registrar/);
   const done = await c.say({ kind: 'choice', choiceId: 'yes', label: 'Sí, registrar' });
   const folio = FOLIO.exec(done)?.[0];
   expect(folio, done).toBeDefined();
@@ -72,7 +73,8 @@ describe('web chat end to end', () => {
     expect(await c.say('hello')).toMatch(/How can I help/);
     expect(await c.say('I want to report a broken street light')).toMatch(/Tell me briefly/);
     expect(await c.say('The street light has been off for a week')).toMatch(/Where is it/);
-    expect(await c.say('Calle Hidalgo 5, colonia Petrolera')).toMatch(/Shall I file it/);
+    expect(await c.say('Calle Hidalgo 5, colonia Petrolera')).toMatch(/photo/);
+    expect(await c.say('skip')).toMatch(/Shall I file it/);
     const done = await c.say('yes');
     const folio = FOLIO.exec(done)![0];
     expect(await c.say(`status of ${folio}`)).toMatch(/Received/);
@@ -101,12 +103,13 @@ describe('web chat end to end', () => {
     await c.say('quiero reportar un bache');
     await c.say('Hay un bache muy grande en la esquina');
     await c.say('Calle 5 de Mayo esquina Hidalgo, Centro');
+    await c.say('omitir');
     const clientId = crypto.randomUUID();
     const first = await c.send({ kind: 'text', text: 'sí' }, clientId);
     const second = await c.send({ kind: 'text', text: 'sí' }, clientId);
     expect(first).toMatchObject({ ok: true });
     expect(second).toEqual(first);
-    await c.waitFor(4);
+    await c.waitFor(5);
     await new Promise((r) => setTimeout(r, 300));
     expect(c.received.filter((m) => FOLIO.test(m.text ?? ''))).toHaveLength(1);
     const conv = await t.app.store.findConversation('webchat', secretKey(c.secret!));
@@ -116,6 +119,7 @@ describe('web chat end to end', () => {
       'quiero reportar un bache',
       'Hay un bache muy grande en la esquina',
       'Calle 5 de Mayo esquina Hidalgo, Centro',
+      'omitir',
       'sí',
     ]);
     c.close();
@@ -184,7 +188,18 @@ describe('web chat end to end', () => {
     const stored = files.find((f) => f.startsWith(body.mediaId));
     expect(stored).toBeDefined();
     expect((await sharp(join(t.dataDir, 'media', stored!)).metadata()).exif).toBeUndefined();
-    expect(await c.send({ kind: 'media', mediaId: body.mediaId })).toMatchObject({ ok: true });
+    // A photo on its own starts a complaint; it is attached to the case that results.
+    expect(await c.say({ kind: 'media', mediaId: body.mediaId })).toMatch(/tipo de problema/);
+    await c.say({ kind: 'choice', choiceId: 'category:basura', label: 'Basura' });
+    await c.say('La basura lleva tres días sin recogerse');
+    expect(await c.say('Calle Morelos 8, col. Centro')).toMatch(/Fotos: 1/);
+    const folio = FOLIO.exec(await c.say('sí'))![0];
+    const created = await t.app.store.findCase(folio);
+    const attached = await t.app.database.raw.query(
+      'select id, case_id from attachments where case_id = $1',
+      [created!.id],
+    );
+    expect(attached.rows.map((r) => r.id)).toEqual([body.mediaId]);
 
     const post = (headers: Record<string, string>, payload: Buffer | string) =>
       fetch(`${t.url}/webchat/uploads`, { method: 'POST', headers, body: payload });
@@ -273,9 +288,8 @@ describe('restart and data-folder ownership', () => {
       expect(c2.secret).toBe(secret);
       expect(c2.history.map((m) => m.text).join('\n')).toContain(folio);
       expect(c2.history.at(-1)?.text).toMatch(/Dónde está/);
-      expect(await c2.say('Calle Hidalgo 20, col. Petrolera')).toMatch(
-        /Alumbrado[\s\S]*lámpara de la esquina/,
-      );
+      expect(await c2.say('Calle Hidalgo 20, col. Petrolera')).toMatch(/foto/);
+      expect(await c2.say('no')).toMatch(/Alumbrado[\s\S]*lámpara de la esquina/);
       const done = await c2.say('sí');
       expect(done).toMatch(FOLIO);
       expect(done).not.toContain(folio);

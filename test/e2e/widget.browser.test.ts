@@ -138,6 +138,8 @@ describe.skipIf(!HAS_CHROMIUM)('web-chat widget in Chromium', () => {
     await say(page, 'Hay un bache enorme frente a la escuela primaria');
     await page.getByText(/¿Dónde está\?/).waitFor();
     await say(page, 'Av. Juárez 10, col. Centro');
+    await page.getByText(/Si tienes una foto del problema/).waitFor();
+    await page.getByRole('button', { name: 'Omitir' }).click();
     await page.getByText(/Voy a registrar este reporte/).waitFor();
     // Newlines of the summary are preserved.
     const summary = botMessages(page).filter({ hasText: 'Voy a registrar este reporte' });
