@@ -2,7 +2,6 @@
  * Image sanitising for uploads: decode (rejecting anything that is not an image), apply the EXIF orientation, and
  * re-encode without metadata. Re-encoding drops EXIF/XMP/IPTC (GPS position, device serials) by construction.
  */
-import sharp from 'sharp';
 import { ChannelError } from '../contract.ts';
 
 const FORMATS = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif' } as const;
@@ -17,6 +16,8 @@ export interface CleanImage {
 
 /** Decode, strip metadata and re-encode an image. */
 export async function sanitizeImage(input: Buffer): Promise<CleanImage> {
+  // Loaded on first use: libvips costs memory that a server without uploads should not pay.
+  const { default: sharp } = await import('sharp');
   if (input.length === 0) throw new ChannelError('CHANNEL_UPLOAD_INVALID', 'The upload is empty');
   if (input.length > MAX_IMAGE_BYTES)
     throw new ChannelError('CHANNEL_UPLOAD_TOO_LARGE', 'The upload is larger than 10 MB');

@@ -195,13 +195,11 @@ describe('webchat specifics', () => {
     const acks: { ok: boolean; code?: string; retryAfterMs?: number }[] = [];
     for (let i = 0; i < 5; i++) {
       acks.push(
-        (await s
-          .timeout(5000)
-          .emitWithAck('message.send', {
-            clientId: crypto.randomUUID(),
-            kind: 'text',
-            text: `hola ${i}`,
-          })) as { ok: boolean; code?: string; retryAfterMs?: number },
+        (await s.timeout(5000).emitWithAck('message.send', {
+          clientId: crypto.randomUUID(),
+          kind: 'text',
+          text: `hola ${i}`,
+        })) as { ok: boolean; code?: string; retryAfterMs?: number },
       );
     }
     expect(acks.filter((a) => a.ok)).toHaveLength(3);
