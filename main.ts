@@ -403,7 +403,6 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         turnSeconds.observe({ channel }, seconds);
       },
       message: (direction, channel) => messages.inc({ direction, channel }),
-      outboxFailure: (channel, final) => outboxFailures.inc({ channel, final: String(final) }),
     },
     outboxEvents: {
       sent: (entry) => messages.inc({ direction: 'out', channel: entry.channel }),
@@ -493,10 +492,9 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       /[&<>"']/g,
       (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] ?? c,
     );
-  const demoHtml = readFileSync(resolve(ROOT, 'channels/webchat-widget/demo.html'), 'utf8').replaceAll(
-    '{{municipality}}',
-    escapeHtml(catalog.municipality),
-  );
+  const demoHtml = readFileSync(resolve(ROOT, 'channels/webchat-widget/demo.html'), 'utf8')
+    .replaceAll('{{municipality}}', escapeHtml(catalog.municipality))
+    .replaceAll('{{folioExample}}', `${config.FOLIO_PREFIX}-${runtime.folioYear()}-000123`);
 
   http.get('/widget.js', async (_req, reply) =>
     reply

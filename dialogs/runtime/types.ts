@@ -12,7 +12,6 @@ export interface RuntimeLogger {
 export interface RuntimeMetrics {
   turn(channel: string, seconds: number, outcome: string): void;
   message(direction: 'in' | 'out', channel: string): void;
-  outboxFailure(channel: string, final: boolean): void;
 }
 
 /** A clock; tests pass a fake. */

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelAdapter, Inbound, Outbound } from '../../channels/contract.ts';
 import { inboundId } from '../../channels/kit/ids.ts';
-import type { Dialog, TurnError } from '../../dialogs/contract.ts';
+import type { Dialog, DialogId, TurnError } from '../../dialogs/contract.ts';
 import { createFlows } from '../../dialogs/flows/index.ts';
 import { createI18n } from '../../dialogs/runtime/i18n.ts';
 import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
@@ -17,6 +17,41 @@ import { FakeClock } from '../helpers/clock.ts';
 import { openTestPglite } from '../helpers/db.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** A router on a real store and dispatcher, with flows and channels chosen by the test. */
+async function buildRouter(
+  db: Database,
+  opts: {
+    flows?: Partial<Record<DialogId, Dialog>>;
+    channels?: ChannelAdapter[];
+    onError?: (e: TurnError) => void;
+  } = {},
+): Promise<Router> {
+  const clock = new FakeClock();
+  const dispatcher = new OutboxDispatcher({
+    store: createPostgresOutboxStore(db),
+    channels: new Map((opts.channels ?? []).map((c) => [c.name, c])),
+    now: () => clock.now(),
+    log: silent,
+  });
+  return new Router({
+    store: createPostgresCaseStore(db),
+    dispatcher,
+    desk: { deliver: async () => {}, requested: async () => {} },
+    catalog: await loadCatalog('catalog'),
+    flows: {
+      ...createFlows({ prefix: 'VER', timeZone: 'America/Mexico_City', year: () => 2026 }),
+      ...opts.flows,
+    },
+    t: createI18n(),
+    clock,
+    log: silent,
+    folioPrefix: 'VER',
+    timeZone: 'America/Mexico_City',
+    maxInboundText: 4096,
+    onError: opts.onError ?? (() => {}),
+  });
+}
 
 describe('router', () => {
   let db: Database;
@@ -41,7 +76,6 @@ describe('router', () => {
   beforeAll(async () => {
     db = await openTestPglite();
     store = createPostgresCaseStore(db);
-    const catalog = await loadCatalog('catalog');
     const channel: ChannelAdapter = {
       name: 'test',
       capabilities: {
@@ -58,14 +92,6 @@ describe('router', () => {
         return { externalId: `x${sent.length}` };
       },
     };
-    const clock = new FakeClock();
-    const dispatcher = new OutboxDispatcher({
-      store: createPostgresOutboxStore(db),
-      channels: new Map([['test', channel]]),
-      now: () => clock.now(),
-      log: silent,
-    });
-    const flows = createFlows({ prefix: 'VER', timeZone: 'America/Mexico_City', year: () => 2026 });
     const exploding: Dialog = {
       id: 'case-status',
       async begin(ctx) {
@@ -82,18 +108,9 @@ describe('router', () => {
       },
       resume: async () => ({ status: 'complete' }),
     };
-    router = new Router({
-      store,
-      dispatcher,
-      desk: { deliver: async () => {}, requested: async () => {} },
-      catalog,
-      flows: { ...flows, 'case-status': exploding },
-      t: createI18n(),
-      clock,
-      log: silent,
-      folioPrefix: 'VER',
-      timeZone: 'America/Mexico_City',
-      maxInboundText: 4096,
+    router = await buildRouter(db, {
+      flows: { 'case-status': exploding },
+      channels: [channel],
       onError: (e) => errors.push(e),
     });
   });
@@ -124,28 +141,8 @@ describe('router with a stale cache', () => {
   it('notices another writer through the version check and retries the turn', async () => {
     const db = await openTestPglite();
     const store = createPostgresCaseStore(db);
-    const catalog = await loadCatalog('catalog');
     const clock = new FakeClock();
-    const dispatcher = new OutboxDispatcher({
-      store: createPostgresOutboxStore(db),
-      channels: new Map(),
-      now: () => clock.now(),
-      log: silent,
-    });
-    const router = new Router({
-      store,
-      dispatcher,
-      desk: { deliver: async () => {}, requested: async () => {} },
-      catalog,
-      flows: createFlows({ prefix: 'VER', timeZone: 'America/Mexico_City', year: () => 2026 }),
-      t: createI18n(),
-      clock,
-      log: silent,
-      folioPrefix: 'VER',
-      timeZone: 'America/Mexico_City',
-      maxInboundText: 4096,
-      onError: () => {},
-    });
+    const router = await buildRouter(db);
     const msg = (externalId: string, text: string): Inbound => ({
       id: inboundId('test', externalId),
       externalId,
