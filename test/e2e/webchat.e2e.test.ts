@@ -1,4 +1,5 @@
 /** End to end through socket.io web chat: the citizen files a complaint, gets a folio and checks its status. */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -275,7 +276,15 @@ describe('restart and data-folder ownership', () => {
       await c1.say('La lámpara de la esquina lleva una semana apagada');
       const secret = c1.secret!;
       c1.close();
-      // A second process may not open the same data folder.
+      // A second process may not open the same data folder: it exits with a clear message.
+      const second = spawnSync(process.execPath, ['--import', 'tsx', 'main.ts'], {
+        env: { ...process.env, DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' },
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
+      expect(second.status).toBe(1);
+      expect(second.stderr).toMatch(/in use by another Ventanilla process \(pid \d+\)/);
+      // …and neither may a second app in this process.
       await expect(
         createApp(loadConfig({ DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'silent' }), { jobs: false }),
       ).rejects.toMatchObject({
