@@ -395,3 +395,67 @@ export interface JobQueue {
   /** Stop polling and wait for active jobs, up to `timeoutMs`. */
   stop(timeoutMs: number): Promise<void>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Natural-language understanding
+
+/** The intents Ventanilla understands (the labels of `locales/<lang>/utterances.jsonl`). */
+export const NLU_INTENTS = [
+  'greeting',
+  'file_complaint',
+  'case_status',
+  'hotspot_outage',
+  'procedure_info',
+  'talk_to_agent',
+  'gender_violence_report',
+  'cancel',
+  'help',
+  'thanks',
+  'goodbye',
+  'out_of_scope',
+  'subscribe_notices',
+  'unsubscribe_notices',
+] as const;
+/** See {@link NLU_INTENTS}. */
+export type NluIntent = (typeof NLU_INTENTS)[number];
+
+/** Subscription topics for service notices. */
+export const NOTICE_TOPICS = ['agua', 'recoleccion', 'wifi', 'vialidad', 'eventos', 'general'] as const;
+/** See {@link NOTICE_TOPICS}. */
+export type NoticeTopic = (typeof NOTICE_TOPICS)[number];
+
+/**
+ * Entities found in one message, normalised (see `shared/data/README.md`): catalogue ids for `category`,
+ * `procedure` and `hotspot`; the canonical colonia name; `VER-YYYY-NNNNNN` (or the zero-padded number alone) for
+ * `folio`; 10 national digits for `phone`; lowercase `email`; `address` is a verbatim span without the colonia.
+ */
+export interface NluEntities {
+  readonly category?: string;
+  /** Every category mentioned, in order, when a message reports several problems. */
+  readonly categories?: readonly string[];
+  readonly procedure?: string;
+  readonly hotspot?: string;
+  readonly colonia?: string;
+  readonly address?: string;
+  readonly folio?: string;
+  readonly phone?: string;
+  readonly email?: string;
+  readonly topic?: NoticeTopic;
+}
+
+/** The understanding of one message. */
+export interface NluResult {
+  readonly intent: NluIntent;
+  /** 0..1; below the configured threshold the intent is `out_of_scope` (the None intent). */
+  readonly confidence: number;
+  /** The language the message is written in, so replies can follow it. */
+  readonly language: 'es' | 'en';
+  readonly entities: NluEntities;
+  /** Which engine decided the intent. */
+  readonly source: 'nlp' | 'llm' | 'rules';
+}
+
+/** Natural-language understanding: NLP.js trained from our utterances, optionally backed by an LLM. */
+export interface Nlu {
+  parse(text: string, hint?: { readonly locale?: string }): Promise<NluResult>;
+}
