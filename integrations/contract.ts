@@ -137,6 +137,8 @@ export interface ConversationRecord {
   readonly stateVersion: number;
   readonly lastInboundAt: Date | null;
   readonly createdAt: Date;
+  /** When the contact was first shown the privacy notice (continuing counts as consent); null before. */
+  readonly privacyNoticeAt: Date | null;
 }
 
 /** A stored message, inbound or outbound. */
@@ -182,6 +184,9 @@ export interface CaseRecord {
   readonly createdAt: Date;
   readonly updatedAt: Date;
   readonly closedAt: Date | null;
+  readonly hotspotId: string | null;
+  readonly incidentId: string | null;
+  readonly consentAt: Date | null;
 }
 
 /** What a flow supplies to open a case; the store assigns folio, status and timestamps. */
@@ -204,6 +209,42 @@ export interface NewCase {
   readonly slaDueAt: Date;
   /** Media ids (from uploads) to attach to the case. */
   readonly attachmentIds?: readonly string[];
+  readonly hotspotId?: string | null;
+  readonly incidentId?: string | null;
+  /** Express consent for sensitive data. */
+  readonly consentAt?: Date | null;
+}
+
+/** A wifi outage incident. */
+export interface IncidentRecord {
+  readonly id: string;
+  readonly hotspotId: string;
+  readonly status: 'open' | 'resolved';
+  readonly openedAt: Date;
+  readonly resolvedAt: Date | null;
+  readonly note: string | null;
+  /** How many cases (reports) are linked to it. */
+  readonly reports: number;
+}
+
+/** A notice subscription. */
+export interface SubscriptionRecord {
+  readonly id: string;
+  readonly contactId: ContactId;
+  readonly channel: string;
+  readonly topic: string;
+  /** Canonical colonia, or '' for the whole municipality. */
+  readonly colonia: string;
+  readonly active: boolean;
+}
+
+/** Who must hear about a case: its reporter and followers, each on their own conversation. */
+export interface CaseAudience {
+  readonly contactId: ContactId;
+  readonly conversationId: ConversationId;
+  readonly channel: string;
+  readonly locale: string;
+  readonly role: 'reporter' | 'follower';
 }
 
 /** A case imported from another system or seeded, with its own folio; it advances the sequence. */
@@ -259,6 +300,27 @@ export interface StoreTx {
   findCase(folio: string): Promise<CaseRecord | null>;
   /** Log an event on a case's audit trail. */
   addCaseEvent(caseId: string, actor: string, kind: string, data: Record<string, unknown>): Promise<void>;
+  /** Open cases of a category near a point (metres) or at the same normalised address, nearest first. */
+  findOpenCasesNear(input: {
+    category: string;
+    lat: number | null;
+    lon: number | null;
+    radiusM: number;
+    address: string | null;
+    limit?: number;
+  }): Promise<CaseRecord[]>;
+  /** Make a contact follow a case (idempotent). Returns false when already following or the reporter. */
+  followCase(caseId: string, contactId: ContactId, conversationId: ConversationId | null, actor: string): Promise<boolean>;
+  /** Join the open incident of a hotspot, opening one if none is open. */
+  joinIncident(hotspotId: string, now: Date): Promise<{ incident: IncidentRecord; opened: boolean }>;
+  /** Cases of a contact, newest first. */
+  listCases(filter: { contactId: ContactId; limit?: number }): Promise<CaseRecord[]>;
+  /** Subscribe (or reactivate) a contact to a topic and colonia. */
+  subscribe(input: { contactId: ContactId; conversationId: ConversationId; channel: string; topic: string; colonia: string }): Promise<SubscriptionRecord>;
+  /** Deactivate subscriptions of a contact: one topic (and colonia), or all when `topic` is undefined. Returns how many. */
+  unsubscribe(input: { contactId: ContactId; topic?: string; colonia?: string }): Promise<number>;
+  /** A contact's subscriptions. */
+  listSubscriptions(contactId: ContactId): Promise<SubscriptionRecord[]>;
   /**
    * Save the dialog state (only if the stored version is still `expectedVersion`), the conversation mode and the
    * turn's outbound messages with their outbox entries, in one statement.
@@ -273,6 +335,8 @@ export interface StoreTx {
     lastInboundAt: Date | null;
     outbound: readonly PendingOutbound[];
     now: Date;
+    /** Record that the contact has now seen the privacy notice (first reply). */
+    privacyNoticeShown?: boolean;
   }): Promise<TurnCommit>;
 }
 
@@ -310,6 +374,16 @@ export interface CaseStore {
   addCaseEvent(caseId: string, actor: string, kind: string, data: Record<string, unknown>): Promise<void>;
   /** Insert a case with its own folio (import or seed) and advance that year's sequence past it. */
   importCase(input: ImportedCase, actor: string): Promise<CaseRecord>;
+  /** Change a case's status (audit event with the public note); returns the updated case. */
+  updateCaseStatus(input: { folio: string; status: string; note: string | null; actor: string; now: Date; final: boolean }): Promise<CaseRecord>;
+  /** The reporter and followers of a case, each with their conversation. */
+  caseAudience(caseId: string): Promise<CaseAudience[]>;
+  /** Resolve the open incident of a hotspot (its cases become resolved); null when none is open. */
+  resolveIncident(input: { hotspotId: string; note: string | null; actor: string; now: Date; resolvedStatus: string }): Promise<{ incident: IncidentRecord; cases: CaseRecord[] } | null>;
+  /** Incidents, open first. */
+  listIncidents(filter: { status?: 'open' | 'resolved'; limit?: number }): Promise<IncidentRecord[]>;
+  /** Subscriptions of a contact (outside a turn). */
+  listSubscriptions(contactId: ContactId): Promise<SubscriptionRecord[]>;
   /** Record a delivery receipt against the outbound message with that external id. */
   applyReceipt(
     channel: string,

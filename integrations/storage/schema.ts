@@ -150,12 +150,18 @@ export const cases = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     closedAt: ts('closed_at'),
+    /** The hotspot of a wifi outage report, and the incident it joined. */
+    hotspotId: text('hotspot_id'),
+    incidentId: uuid('incident_id'),
+    /** When the citizen gave express consent to process sensitive data (gender-violence reports). */
+    consentAt: ts('consent_at'),
   },
   (t) => [
     uniqueIndex('cases_folio_uq').on(t.folio),
     index('cases_contact_idx').on(t.contactId, t.createdAt),
     index('cases_category_status_idx').on(t.category, t.status),
     index('cases_queue_status_idx').on(t.queue, t.status),
+    index('cases_incident_idx').on(t.incidentId),
     check('cases_visibility_ck', sql`${t.visibility} in ('public', 'restricted')`),
   ],
 );
@@ -220,5 +226,65 @@ export const outbox = pgTable(
     uniqueIndex('outbox_message_uq').on(t.messageId),
     index('outbox_due_idx').on(t.status, t.nextAttemptAt),
     check('outbox_status_ck', sql`${t.status} in ('pending', 'sending', 'retrying', 'sent', 'dead')`),
+  ],
+);
+
+/** Citizens who joined a case instead of opening a duplicate; they are notified like the reporter. */
+export const caseFollowers = pgTable(
+  'case_followers',
+  {
+    caseId: uuid('case_id')
+      .notNull()
+      .references(() => cases.id, { onDelete: 'cascade' }),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    conversationId: uuid('conversation_id').references(() => conversations.id, { onDelete: 'set null' }),
+    createdAt: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.caseId, t.contactId] })],
+);
+
+/** One outage of a public wifi hotspot; many reports (cases) join the open incident. */
+export const incidents = pgTable(
+  'incidents',
+  {
+    id: uuid('id').primaryKey(),
+    hotspotId: text('hotspot_id').notNull(),
+    status: text('status').notNull().default('open'),
+    openedAt: ts('opened_at').notNull().defaultNow(),
+    resolvedAt: ts('resolved_at'),
+    resolvedBy: text('resolved_by'),
+    note: text('note'),
+  },
+  (t) => [
+    // At most one open incident per hotspot: concurrent reports race on this index, never create two.
+    uniqueIndex('incidents_open_hotspot_uq')
+      .on(t.hotspotId)
+      .where(sql`${t.status} = 'open'`),
+    check('incidents_status_ck', sql`${t.status} in ('open', 'resolved')`),
+  ],
+);
+
+/** Opt-in to service notices by topic and (optionally) colonia. */
+export const subscriptions = pgTable(
+  'subscriptions',
+  {
+    id: uuid('id').primaryKey(),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    conversationId: uuid('conversation_id').references(() => conversations.id, { onDelete: 'set null' }),
+    channel: text('channel').notNull(),
+    topic: text('topic').notNull(),
+    /** Canonical colonia name, or '' for the whole municipality. */
+    colonia: text('colonia').notNull().default(''),
+    active: boolean('active').notNull().default(true),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    updatedAt: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('subscriptions_contact_topic_colonia_uq').on(t.contactId, t.topic, t.colonia),
+    index('subscriptions_topic_idx').on(t.topic, t.colonia, t.active),
   ],
 );

@@ -10,8 +10,11 @@ import { sql } from 'drizzle-orm';
 import type { Address, ContactId, ConversationId, Inbound, Outbound } from '../../channels/contract.ts';
 import { StoreError } from '../contract.ts';
 import type {
+  CaseAudience,
   CaseEvent,
   CaseRecord,
+  IncidentRecord,
+  SubscriptionRecord,
   CaseStore,
   ConversationFilter,
   ConversationMode,
@@ -80,6 +83,7 @@ function toConversation(r: Row): ConversationRecord {
     stateVersion: Number(r.state_version),
     lastInboundAt: dateOrNull(r.last_inbound_at),
     createdAt: date(r.created_at),
+    privacyNoticeAt: dateOrNull(r.privacy_notice_at),
   };
 }
 
@@ -107,8 +111,47 @@ function toCase(r: Row): CaseRecord {
     createdAt: date(r.created_at),
     updatedAt: date(r.updated_at),
     closedAt: dateOrNull(r.closed_at),
+    hotspotId: strOrNull(r.hotspot_id),
+    incidentId: strOrNull(r.incident_id),
+    consentAt: dateOrNull(r.consent_at),
   };
 }
+
+function toIncident(r: Row): IncidentRecord {
+  return {
+    id: String(r.id),
+    hotspotId: String(r.hotspot_id),
+    status: r.status === 'resolved' ? 'resolved' : 'open',
+    openedAt: date(r.opened_at),
+    resolvedAt: dateOrNull(r.resolved_at),
+    note: strOrNull(r.note),
+    reports: Number(r.reports ?? 0),
+  };
+}
+
+function toSubscription(r: Row): SubscriptionRecord {
+  return {
+    id: String(r.id),
+    contactId: String(r.contact_id) as ContactId,
+    channel: String(r.channel),
+    topic: String(r.topic),
+    colonia: String(r.colonia),
+    active: Boolean(r.active),
+  };
+}
+
+/** SQL that normalises an address for equality (lowercase, no accents, letters and digits only). */
+const normAddress = (expr: SQL) =>
+  sql`regexp_replace(translate(lower(${expr}), 'áéíóúüñ', 'aeiouun'), '[^a-z0-9]', '', 'g')`;
+
+/** Subscriptions of a contact. */
+async function subscriptionsOf(db: Exec, contactId: ContactId): Promise<SubscriptionRecord[]> {
+  const rows = await run(db, sql`select * from subscriptions where contact_id = ${contactId}::uuid order by created_at, topic, colonia`);
+  return rows.map(toSubscription);
+}
+
+/** Conversation columns plus the contact's privacy-notice time. */
+const CONVERSATION_WITH_CONTACT = sql`c.*, ct.privacy_consent_at as privacy_notice_at`;
 
 function toMessage(r: Row): MessageRecord {
   return {
@@ -167,6 +210,9 @@ function caseColumns(c: NewCase) {
     lon: c.lon ?? null,
     priority: c.priority ?? 'normal',
     contactPreference: c.contactPreference ?? 'any',
+    hotspotId: c.hotspotId ?? null,
+    incidentId: c.incidentId ?? null,
+    consentAt: c.consentAt ? c.consentAt.toISOString() : null,
   };
 }
 
@@ -202,14 +248,15 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
             ), ins as (
               insert into cases (id, folio, folio_year, folio_seq, category, description, address, colonia, lat, lon, status,
                                  department, queue, priority, sensitive, visibility, contact_preference, contact_id,
-                                 conversation_id, channel, sla_due_at)
+                                 conversation_id, channel, sla_due_at, hotspot_id, incident_id, consent_at)
               select ${id}::uuid,
                      ${folio.prefix} || '-' || ${String(folio.year)} || '-' || lpad(seq.last::text, greatest(6, length(seq.last::text)), '0'),
                      ${folio.year}, seq.last, ${input.category}, ${input.description}, ${c.address}, ${c.colonia},
                      ${c.lat}::double precision, ${c.lon}::double precision,
                      ${initialStatus}, ${input.department}, ${input.queue}, ${c.priority},
                      ${input.sensitive}, ${input.visibility}, ${c.contactPreference}, ${input.contactId}::uuid,
-                     ${input.conversationId}::uuid, ${input.channel}, ${input.slaDueAt.toISOString()}::timestamptz
+                     ${input.conversationId}::uuid, ${input.channel}, ${input.slaDueAt.toISOString()}::timestamptz,
+                     ${c.hotspotId}, ${c.incidentId}::uuid, ${c.consentAt}::timestamptz
               from seq
               returning *
             ), ev as (
@@ -238,6 +285,105 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
       );
     },
 
+    async findOpenCasesNear(input) {
+      const rows = await run(
+        tx,
+        sql`select * from (
+              select c.*, case when c.lat is null or ${input.lat}::double precision is null then null else
+                6371000 * 2 * asin(sqrt(power(sin(radians(c.lat - ${input.lat}::double precision) / 2), 2)
+                  + cos(radians(${input.lat}::double precision)) * cos(radians(c.lat))
+                  * power(sin(radians(c.lon - ${input.lon}::double precision) / 2), 2))) end as distance_m
+              from cases c
+              where c.category = ${input.category} and c.closed_at is null and c.sensitive = false
+            ) near
+            where distance_m <= ${input.radiusM}
+               or (${input.address}::text is not null and near.address is not null
+                   and ${normAddress(sql`near.address`)} = ${normAddress(sql`${input.address}::text`)})
+            order by distance_m nulls last, created_at desc
+            limit ${input.limit ?? 3}`,
+      );
+      return rows.map(toCase);
+    },
+
+    async followCase(caseId, contactId, conversationId, actor) {
+      const rows = await run(
+        tx,
+        sql`with ins as (
+              insert into case_followers (case_id, contact_id, conversation_id)
+              select ${caseId}::uuid, ${contactId}::uuid, ${conversationId}::uuid
+              where not exists (select 1 from cases where id = ${caseId}::uuid and contact_id = ${contactId}::uuid)
+              on conflict do nothing
+              returning case_id
+            ), ev as (
+              insert into case_events (case_id, actor, kind, data)
+              select case_id, ${actor}, 'follower_added', jsonb_build_object('contactId', ${contactId}::text) from ins
+            )
+            select count(*)::int as n from ins`,
+      );
+      return Number(rows[0]?.n ?? 0) > 0;
+    },
+
+    async joinIncident(hotspotId, now) {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const id = randomUUID();
+        const rows = await run(
+          tx,
+          sql`with existing as (
+                select * from incidents where hotspot_id = ${hotspotId} and status = 'open'
+              ), ins as (
+                insert into incidents (id, hotspot_id, opened_at)
+                select ${id}::uuid, ${hotspotId}, ${now.toISOString()}::timestamptz
+                where not exists (select 1 from existing)
+                on conflict do nothing
+                returning *
+              ), chosen as (select * from existing union all select * from ins)
+              select chosen.*, (select count(*)::int from cases where incident_id = chosen.id) as reports,
+                     chosen.id = ${id}::uuid as opened
+              from chosen`,
+        );
+        // A concurrent report opened the incident between our read and insert: read it on the next attempt.
+        if (rows[0]) return { incident: toIncident(rows[0]), opened: rows[0].opened === true };
+      }
+      throw new StoreError('STORE_UNAVAILABLE', `Could not open or join an incident for ${hotspotId}`, { retryable: true });
+    },
+
+    async listCases(filter) {
+      const rows = await run(
+        tx,
+        sql`select * from cases where contact_id = ${filter.contactId}::uuid
+            union
+            select c.* from cases c join case_followers f on f.case_id = c.id where f.contact_id = ${filter.contactId}::uuid
+            order by created_at desc limit ${filter.limit ?? 10}`,
+      );
+      return rows.map(toCase);
+    },
+
+    async subscribe(input) {
+      const rows = await run(
+        tx,
+        sql`insert into subscriptions (id, contact_id, conversation_id, channel, topic, colonia)
+            values (${randomUUID()}::uuid, ${input.contactId}::uuid, ${input.conversationId}::uuid, ${input.channel}, ${input.topic}, ${input.colonia})
+            on conflict (contact_id, topic, colonia) do update
+              set active = true, channel = excluded.channel, conversation_id = excluded.conversation_id, updated_at = now()
+            returning *`,
+      );
+      return toSubscription(rows[0]!);
+    },
+
+    async unsubscribe(input) {
+      const rows = await run(
+        tx,
+        sql`update subscriptions set active = false, updated_at = now()
+            where contact_id = ${input.contactId}::uuid and active
+              and (${input.topic ?? null}::text is null or topic = ${input.topic ?? null})
+              and (${input.colonia ?? null}::text is null or colonia = ${input.colonia ?? null})
+            returning id`,
+      );
+      return rows.length;
+    },
+
+    listSubscriptions: (contactId) => subscriptionsOf(tx, contactId),
+
     async commitTurn(input): Promise<TurnCommit> {
       const now = input.now.toISOString();
       const items = input.outbound.map((o: PendingOutbound, ord) => {
@@ -262,7 +408,10 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
                      last_inbound_at = coalesce(${input.lastInboundAt?.toISOString() ?? null}::timestamptz, last_inbound_at),
                      updated_at = ${now}::timestamptz
               where id = ${input.conversation.id}::uuid and state_version = ${input.conversation.stateVersion}
-              returning id, state_version, channel, address, last_inbound_at
+              returning id, state_version, channel, address, last_inbound_at, contact_id
+            ), notice as (
+              update contacts set privacy_consent_at = coalesce(privacy_consent_at, ${now}::timestamptz), updated_at = ${now}::timestamptz
+              where ${input.privacyNoticeShown === true} and id = (select contact_id from upd)
             ), items as (
               select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb)
                 as x(message_id uuid, outbox_id uuid, kind text, body jsonb, text text, author text, key text, ord int)
@@ -332,7 +481,9 @@ export function createPostgresCaseStore(
                 from any_ident where not exists (select 1 from conv)
                 returning *
               )
-              select * from conv union all select * from new_conv`,
+              select x.*, ct.privacy_consent_at as privacy_notice_at
+              from (select * from conv union all select * from new_conv) x
+              left join contacts ct on ct.id = x.contact_id`,
         );
       let rows: Row[];
       try {
@@ -351,14 +502,18 @@ export function createPostgresCaseStore(
     async findConversation(channel, user) {
       const rows = await run(
         db,
-        sql`select c.* from conversations c join channel_identities i on i.id = c.identity_id
+        sql`select ${CONVERSATION_WITH_CONTACT} from conversations c
+            join channel_identities i on i.id = c.identity_id join contacts ct on ct.id = c.contact_id
             where i.channel = ${channel} and i.external_user = ${user}`,
       );
       return rows[0] ? toConversation(rows[0]) : null;
     },
 
     async getConversation(id) {
-      const rows = await run(db, sql`select * from conversations where id = ${id}::uuid`);
+      const rows = await run(
+        db,
+        sql`select ${CONVERSATION_WITH_CONTACT} from conversations c join contacts ct on ct.id = c.contact_id where c.id = ${id}::uuid`,
+      );
       return rows[0] ? toConversation(rows[0]) : null;
     },
 
@@ -391,10 +546,10 @@ export function createPostgresCaseStore(
     async listConversations(filter: ConversationFilter) {
       const rows = await run(
         db,
-        sql`select * from conversations
-            where (${filter.mode ?? null}::text is null or mode = ${filter.mode ?? null})
-              and (${filter.queue ?? null}::text is null or queue = ${filter.queue ?? null})
-            order by updated_at desc limit ${filter.limit ?? 100}`,
+        sql`select ${CONVERSATION_WITH_CONTACT} from conversations c join contacts ct on ct.id = c.contact_id
+            where (${filter.mode ?? null}::text is null or c.mode = ${filter.mode ?? null})
+              and (${filter.queue ?? null}::text is null or c.queue = ${filter.queue ?? null})
+            order by c.updated_at desc limit ${filter.limit ?? 100}`,
       );
       return rows.map(toConversation);
     },
@@ -467,6 +622,82 @@ export function createPostgresCaseStore(
       if (!row) throw new StoreError('STORE_UNAVAILABLE', 'Case import returned nothing');
       return toCase(row);
     },
+
+    async updateCaseStatus(input) {
+      const rows = await run(
+        db,
+        sql`with upd as (
+              update cases set status = ${input.status}, updated_at = ${input.now.toISOString()}::timestamptz,
+                     closed_at = case when ${input.final} then ${input.now.toISOString()}::timestamptz else null end
+              where folio = ${input.folio} returning *
+            ), ev as (
+              insert into case_events (case_id, actor, kind, data)
+              select id, ${input.actor}, 'status_changed', jsonb_build_object('status', status, 'note', ${input.note}::text) from upd
+            )
+            select * from upd`,
+      );
+      if (!rows[0]) throw new StoreError('STORE_NOT_FOUND', `No case ${input.folio}`);
+      return toCase(rows[0]);
+    },
+
+    async caseAudience(caseId) {
+      const rows = await run(
+        db,
+        sql`select c.contact_id, c.conversation_id, v.channel, v.locale, 'reporter' as role, 0 as ord
+            from cases c join conversations v on v.id = c.conversation_id where c.id = ${caseId}::uuid
+            union all
+            select f.contact_id, f.conversation_id, v.channel, v.locale, 'follower' as role, 1 as ord
+            from case_followers f join conversations v on v.id = f.conversation_id where f.case_id = ${caseId}::uuid
+            order by ord`,
+      );
+      return rows.map(
+        (r): CaseAudience => ({
+          contactId: String(r.contact_id) as ContactId,
+          conversationId: String(r.conversation_id) as ConversationId,
+          channel: String(r.channel),
+          locale: String(r.locale),
+          role: r.role === 'follower' ? 'follower' : 'reporter',
+        }),
+      );
+    },
+
+    async resolveIncident(input) {
+      const now = input.now.toISOString();
+      return db.transaction(async (tx) => {
+        const incidents = await run(
+          tx,
+          sql`update incidents set status = 'resolved', resolved_at = ${now}::timestamptz, resolved_by = ${input.actor}, note = ${input.note}
+              where hotspot_id = ${input.hotspotId} and status = 'open'
+              returning *, (select count(*)::int from cases where incident_id = incidents.id) as reports`,
+        );
+        const incident = incidents[0];
+        if (!incident) return null;
+        const cases = await run(
+          tx,
+          sql`with upd as (
+                update cases set status = ${input.resolvedStatus}, closed_at = ${now}::timestamptz, updated_at = ${now}::timestamptz
+                where incident_id = ${String(incident.id)}::uuid and closed_at is null returning *
+              ), ev as (
+                insert into case_events (case_id, actor, kind, data)
+                select id, ${input.actor}, 'status_changed', jsonb_build_object('status', status, 'note', ${input.note}::text, 'incident', incident_id) from upd
+              )
+              select * from upd`,
+        );
+        return { incident: toIncident(incident), cases: cases.map(toCase) };
+      });
+    },
+
+    async listIncidents(filter) {
+      const rows = await run(
+        db,
+        sql`select i.*, (select count(*)::int from cases where incident_id = i.id) as reports from incidents i
+            where (${filter.status ?? null}::text is null or i.status = ${filter.status ?? null})
+            order by i.status = 'open' desc, i.opened_at desc limit ${filter.limit ?? 100}`,
+      );
+      return rows.map(toIncident);
+    },
+
+    listSubscriptions: (contactId) => subscriptionsOf(db, contactId),
 
     async applyReceipt(channel, externalId, status, error) {
       const rank = { sent: 1, delivered: 2, read: 3, failed: 4 } as const;

@@ -334,5 +334,212 @@ export function caseStoreContract(backend: Backend): void {
       expect((await store.listMessages(conv.id))[0]?.status).toBe('read');
       expect(await store.applyReceipt('webchat', 'unknown', 'read')).toBe(false);
     });
+
+    it('finds open cases of a category nearby or at the same address, never closed or sensitive ones', async () => {
+      const conv = await resolve(address());
+      const here = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
+      await store.transaction((tx) =>
+        tx.createCase(
+          newCase(conv, { lat: 18.16, lon: -94.46, address: 'Lejos 1' }),
+          { prefix: 'VER', year: 2026 },
+          'bot',
+        ),
+      );
+      const near = await store.transaction((tx) =>
+        tx.findOpenCasesNear({ category: 'baches', lat: 18.1461, lon: -94.461, radiusM: 250, address: null }),
+      );
+      expect(near.map((c) => c.folio)).toEqual([here.folio]);
+      const sameAddress = await store.transaction((tx) =>
+        tx.findOpenCasesNear({
+          category: 'baches',
+          lat: null,
+          lon: null,
+          radiusM: 250,
+          address: 'av. JUAREZ 10',
+        }),
+      );
+      expect(sameAddress.map((c) => c.folio)).toEqual([here.folio]);
+      const otherCategory = await store.transaction((tx) =>
+        tx.findOpenCasesNear({
+          category: 'alumbrado',
+          lat: 18.146,
+          lon: -94.4609,
+          radiusM: 250,
+          address: null,
+        }),
+      );
+      expect(otherCategory).toHaveLength(0);
+      await store.updateCaseStatus({
+        folio: here.folio,
+        status: 'resuelto',
+        note: 'Bacheado',
+        actor: 'admin',
+        now,
+        final: true,
+      });
+      const afterClose = await store.transaction((tx) =>
+        tx.findOpenCasesNear({ category: 'baches', lat: 18.146, lon: -94.4609, radiusM: 250, address: null }),
+      );
+      expect(afterClose).toHaveLength(0);
+    });
+
+    it('lets citizens follow a case once, and tells reporter and followers apart', async () => {
+      const reporter = await resolve(address());
+      const other = await resolve(address());
+      const c = await store.transaction((tx) =>
+        tx.createCase(newCase(reporter), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
+      expect(await store.transaction((tx) => tx.followCase(c.id, other.contactId, other.id, 'bot'))).toBe(
+        true,
+      );
+      expect(await store.transaction((tx) => tx.followCase(c.id, other.contactId, other.id, 'bot'))).toBe(
+        false,
+      );
+      expect(
+        await store.transaction((tx) => tx.followCase(c.id, reporter.contactId, reporter.id, 'bot')),
+      ).toBe(false);
+      const audience = await store.caseAudience(c.id);
+      expect(audience.map((a) => [a.role, a.conversationId])).toEqual([
+        ['reporter', reporter.id],
+        ['follower', other.id],
+      ]);
+      expect(
+        (await store.transaction((tx) => tx.listCases({ contactId: other.contactId }))).map((x) => x.folio),
+      ).toEqual([c.folio]);
+      const events = await store.caseEvents(c.id);
+      expect(events.map((e) => e.kind)).toEqual(['created', 'follower_added']);
+    });
+
+    it('keeps one open incident per hotspot, even under concurrent reports, and resolves it with its cases', async () => {
+      const conv = await resolve(address());
+      const joins = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          store.transaction(async (tx) => {
+            const j = await tx.joinIncident('hs-parque-independencia', now);
+            await tx.createCase(
+              newCase(conv, {
+                category: 'wifi_publico',
+                hotspotId: 'hs-parque-independencia',
+                incidentId: j.incident.id,
+              }),
+              { prefix: 'VER', year: 2026 },
+              'bot',
+            );
+            return j;
+          }),
+        ),
+      );
+      expect(new Set(joins.map((j) => j.incident.id)).size).toBe(1);
+      expect(joins.filter((j) => j.opened)).toHaveLength(1);
+      const [open] = await store.listIncidents({ status: 'open' });
+      expect(open).toMatchObject({ hotspotId: 'hs-parque-independencia', reports: 8, status: 'open' });
+      const resolved = await store.resolveIncident({
+        hotspotId: 'hs-parque-independencia',
+        note: 'Antena reiniciada',
+        actor: 'admin',
+        now,
+        resolvedStatus: 'resuelto',
+      });
+      expect(resolved?.cases).toHaveLength(8);
+      expect(resolved?.cases.every((c) => c.status === 'resuelto' && c.closedAt !== null)).toBe(true);
+      expect(
+        await store.resolveIncident({
+          hotspotId: 'hs-parque-independencia',
+          note: null,
+          actor: 'admin',
+          now,
+          resolvedStatus: 'resuelto',
+        }),
+      ).toBeNull();
+      const next = await store.transaction((tx) => tx.joinIncident('hs-parque-independencia', now));
+      expect(next.opened).toBe(true);
+      expect(next.incident.id).not.toBe(open!.id);
+    });
+
+    it('subscribes, reactivates and unsubscribes by topic and colonia', async () => {
+      const conv = await resolve(address());
+      const sub = (topic: string, colonia: string) =>
+        store.transaction((tx) =>
+          tx.subscribe({
+            contactId: conv.contactId,
+            conversationId: conv.id,
+            channel: 'webchat',
+            topic,
+            colonia,
+          }),
+        );
+      await sub('agua', 'Centro');
+      await sub('agua', 'Centro');
+      await sub('wifi', '');
+      expect(
+        (await store.listSubscriptions(conv.contactId)).map((x) => [x.topic, x.colonia, x.active]),
+      ).toEqual([
+        ['agua', 'Centro', true],
+        ['wifi', '', true],
+      ]);
+      expect(
+        await store.transaction((tx) => tx.unsubscribe({ contactId: conv.contactId, topic: 'agua' })),
+      ).toBe(1);
+      expect(await store.transaction((tx) => tx.unsubscribe({ contactId: conv.contactId }))).toBe(1);
+      expect((await store.listSubscriptions(conv.contactId)).every((x) => !x.active)).toBe(true);
+      await sub('agua', 'Centro');
+      expect(
+        (await store.listSubscriptions(conv.contactId)).filter((x) => x.active).map((x) => x.topic),
+      ).toEqual(['agua']);
+    });
+
+    it('records the privacy notice on the contact with the turn', async () => {
+      const conv = await resolve(address());
+      expect(conv.privacyNoticeAt).toBeNull();
+      await store.transaction((tx) =>
+        tx.commitTurn({
+          conversation: conv,
+          state: null,
+          mode: 'bot',
+          queue: null,
+          locale: 'es-MX',
+          lastInboundAt: now,
+          outbound: [],
+          now,
+          privacyNoticeShown: true,
+        }),
+      );
+      expect((await store.getConversation(conv.id))?.privacyNoticeAt?.toISOString()).toBe(now.toISOString());
+      expect((await resolve(conv.address)).privacyNoticeAt?.toISOString()).toBe(now.toISOString());
+    });
+
+    it('changes a case status with an audited public note', async () => {
+      const conv = await resolve(address());
+      const c = await store.transaction((tx) =>
+        tx.createCase(newCase(conv), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
+      const updated = await store.updateCaseStatus({
+        folio: c.folio,
+        status: 'programado',
+        note: 'Se atiende el lunes',
+        actor: 'admin',
+        now,
+        final: false,
+      });
+      expect(updated).toMatchObject({ status: 'programado', closedAt: null });
+      const events = await store.caseEvents(c.id);
+      expect(events.at(-1)).toMatchObject({
+        kind: 'status_changed',
+        actor: 'admin',
+        data: { status: 'programado', note: 'Se atiende el lunes' },
+      });
+      await expect(
+        store.updateCaseStatus({
+          folio: 'VER-2026-999999',
+          status: 'resuelto',
+          note: null,
+          actor: 'admin',
+          now,
+          final: true,
+        }),
+      ).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
+    });
   });
 }

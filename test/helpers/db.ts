@@ -12,6 +12,9 @@ export interface Backend {
 }
 
 const APP_TABLES = [
+  'case_followers',
+  'subscriptions',
+  'incidents',
   'case_events',
   'attachments',
   'outbox',
