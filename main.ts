@@ -18,7 +18,7 @@ import type { ChannelAdapter, ContactId, ConversationId } from './channels/contr
 import { outboundDto, webchat, webchatConfig } from './channels/index.ts';
 import type { ChatMessageDto, WebchatAdapter } from './channels/index.ts';
 import type { DeskPort } from './dialogs/contract.ts';
-import { createRuntime } from './dialogs/index.ts';
+import { createRuntime, parseServiceHours } from './dialogs/index.ts';
 import type { Clock, RetryPolicy, Runtime } from './dialogs/index.ts';
 import { loadCatalog } from './integrations/catalog/index.ts';
 import { IntegrationError } from './integrations/contract.ts';
@@ -76,10 +76,42 @@ export const ConfigSchema = z
     WEBCHAT_UPLOADS_PER_MINUTE: z.coerce.number().int().positive().default(60),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_INBOUND_TEXT: z.coerce.number().int().positive().default(4096),
+    PRIVACY_NOTICE_URL: z.string().url().optional(),
+    WOMENS_INSTITUTE: z
+      .string()
+      .min(3)
+      .default('Instituto Municipal de las Mujeres, 921 000 0000 (lunes a viernes, 8 a 16 h)'),
+    SERVICE_HOURS: z
+      .string()
+      .default('mon-fri 08:00-20:00; sat 09:00-14:00')
+      .transform((text, ctx) => {
+        try {
+          return parseServiceHours(text);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: (err as Error).message });
+          return z.NEVER;
+        }
+      }),
+    ALWAYS_OPEN_QUEUES: z
+      .string()
+      .default('restricted_gender_violence')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((q) => q.trim())
+          .filter(Boolean),
+      ),
     OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   })
-  .transform((c) => ({ ...c, PUBLIC_URL: c.PUBLIC_URL ?? `http://localhost:${c.PORT}` }));
+  .transform((c) => {
+    const publicUrl = c.PUBLIC_URL ?? `http://localhost:${c.PORT}`;
+    return {
+      ...c,
+      PUBLIC_URL: publicUrl,
+      PRIVACY_NOTICE_URL: c.PRIVACY_NOTICE_URL ?? `${publicUrl.replace(/\/$/, '')}/privacidad`,
+    };
+  });
 
 /** Parsed configuration. */
 export type Config = z.infer<typeof ConfigSchema>;
@@ -389,8 +421,15 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
     log: log.child({ component: 'runtime' }),
-    folioPrefix: config.FOLIO_PREFIX,
-    timeZone: config.SERVICE_TIMEZONE,
+    settings: {
+      folioPrefix: config.FOLIO_PREFIX,
+      timeZone: config.SERVICE_TIMEZONE,
+      privacyNoticeUrl: config.PRIVACY_NOTICE_URL,
+      womensInstitute: config.WOMENS_INSTITUTE,
+      serviceHours: config.SERVICE_HOURS,
+      holidays: catalog.holidays.map((h) => h.date),
+      alwaysOpenQueues: config.ALWAYS_OPEN_QUEUES,
+    },
     maxInboundText: config.MAX_INBOUND_TEXT,
     retry: overrides.retry ?? {
       maxAttempts: config.OUTBOX_MAX_ATTEMPTS,

@@ -8,7 +8,15 @@
  */
 import type { Address, ContactId, ConversationId, Inbound, Outbound } from '../channels/contract.ts';
 import { ToolkitError } from '../channels/contract.ts';
-import type { CaseRecord, Catalog, ConversationRecord, NewCase } from '../integrations/contract.ts';
+import type {
+  CaseRecord,
+  Catalog,
+  ConversationRecord,
+  IncidentRecord,
+  NewCase,
+  NluResult,
+  SubscriptionRecord,
+} from '../integrations/contract.ts';
 
 /** Error codes owned by `dialogs/`. Stable: a retired code is never reused. */
 export const DIALOG_ERROR_CODES = {
@@ -27,7 +35,17 @@ export type DialogErrorCode = keyof typeof DIALOG_ERROR_CODES;
 export class DialogError extends ToolkitError<DialogErrorCode> {}
 
 /** Ids of the flows. A flow file's name is its id. */
-export const DIALOG_IDS = ['main-menu', 'file-complaint', 'case-status'] as const;
+export const DIALOG_IDS = [
+  'main-menu',
+  'file-complaint',
+  'case-status',
+  'hotspot-outage',
+  'procedure-info',
+  'gender-violence-report',
+  'talk-to-agent',
+  'subscribe-notices',
+  'unsubscribe-notices',
+] as const;
 /** See {@link DIALOG_IDS}. */
 export type DialogId = (typeof DIALOG_IDS)[number];
 
@@ -43,14 +61,38 @@ export type UserInput =
   | { kind: 'location'; lat: number; lon: number; label?: string }
   | { kind: 'media'; mediaIds: string[]; caption?: string };
 
-/** The intents the router understands before any flow runs. */
-export type Intent =
-  'greeting' | 'file_complaint' | 'case_status' | 'help' | 'cancel' | 'menu' | 'thanks' | 'unknown';
+/** What the understanding step found in a text (the NLU result). */
+export type Understanding = NluResult;
 
-/** What the understanding step found in a text. */
-export interface Understanding {
-  readonly intent: Intent;
-  readonly entities: { readonly category?: string; readonly folio?: string };
+/** Weekly opening hours of the human-agent desk, in the service time zone. */
+export interface ServiceHours {
+  /** Per ISO weekday (1 = Monday … 7 = Sunday): opening intervals in minutes since midnight. */
+  readonly days: Readonly<Record<number, readonly { readonly from: number; readonly to: number }[]>>;
+  /** Human-readable form, e.g. "mon-fri 08:00-20:00". */
+  readonly text: string;
+}
+
+/** Deployment settings flows need (from configuration, through the composition root). */
+export interface DialogSettings {
+  readonly folioPrefix: string;
+  readonly timeZone: string;
+  readonly privacyNoticeUrl: string;
+  /** How to reach the municipal women's institute (shown with emergency guidance). */
+  readonly womensInstitute: string;
+  readonly serviceHours: ServiceHours;
+  /** ISO dates (YYYY-MM-DD) when the desk is closed. */
+  readonly holidays: readonly string[];
+  /** Queues staffed around the clock (the restricted gender-violence queue by default). */
+  readonly alwaysOpenQueues: readonly string[];
+}
+
+/** Facts kept across flows in one conversation, so follow-ups keep context. */
+export interface ConversationMemory {
+  procedure?: string;
+  category?: string;
+  folio?: string;
+  /** The form that was last abandoned, suspended or given up, for hand-off summaries. */
+  lastForm?: { dialog: string; slots: Record<string, unknown> };
 }
 
 /** Outcome of one dialog step (after botbuilder's `DialogTurnStatus`). */
@@ -63,11 +105,14 @@ export type DialogResult =
 /** What an agent sees when a conversation is handed over. */
 export interface HandoffSummary {
   readonly intent: string;
-  readonly language: Locale;
+  readonly language: 'es' | 'en';
   readonly category?: string;
+  readonly procedure?: string;
   readonly folio?: string;
   readonly slots: Record<string, unknown>;
   readonly recentMessages: readonly string[];
+  /** Why the citizen is handed over (asked for a person, too many failed attempts, sensitive report). */
+  readonly reason: string;
 }
 
 /** Everything a flow may use during a turn. Side effects go through here so they join the turn's transaction. */
@@ -83,10 +128,37 @@ export interface TurnContext {
   say(outbound: Outbound): void;
   /** The flow's own slots, persisted with the dialog state. Mutate freely. */
   readonly slots: Record<string, unknown>;
+  /** This turn's text as the citizen typed it (or dictated it), or null for buttons, pins and photos. */
+  readonly text: string | null;
+  /** This turn's understanding (text inputs), or null for buttons, pins and photos. */
+  readonly understanding: Understanding | null;
+  /** The channel the citizen is on (`webchat`, `twilio-sms`, …). */
+  readonly channel: string;
+  readonly settings: DialogSettings;
+  /** Conversation-level memory shared by flows (mutate freely). */
+  readonly memory: ConversationMemory;
   /** Open a case (folio assigned in this turn's transaction). */
   createCase(input: Omit<NewCase, 'contactId' | 'conversationId' | 'channel'>): Promise<CaseRecord>;
   /** Look a case up by folio. */
   findCase(folio: string): Promise<CaseRecord | null>;
+  /** Open cases of a category near a point or at the same address. */
+  findOpenCasesNear(input: {
+    category: string;
+    lat: number | null;
+    lon: number | null;
+    address: string | null;
+  }): Promise<CaseRecord[]>;
+  /** Make this citizen follow a case. */
+  followCase(caseId: string): Promise<boolean>;
+  /** Join (or open) the open incident of a hotspot. */
+  joinIncident(hotspotId: string): Promise<{ incident: IncidentRecord; opened: boolean }>;
+  /** This citizen's cases (reported or followed), newest first. */
+  myCases(limit?: number): Promise<CaseRecord[]>;
+  subscribe(topic: string, colonia: string): Promise<SubscriptionRecord>;
+  unsubscribe(topic?: string, colonia?: string): Promise<number>;
+  mySubscriptions(): Promise<SubscriptionRecord[]>;
+  /** The last messages of the conversation (both directions), oldest first, for hand-off summaries. */
+  recentMessages(limit: number): Promise<string[]>;
   /** Record facts for tests and audit (which slot is awaited, which statuses were reported). */
   readonly trace: TurnTrace;
 }
@@ -94,10 +166,12 @@ export interface TurnContext {
 /** Per-turn facts that conversation tests read. */
 export interface TurnTrace {
   intent?: string;
+  nlu?: { intent: string; confidence: number; entities: Record<string, unknown>; language: string };
   awaiting?: string | null;
   activeForm?: string | null;
   statusReported: { folio: string; status: string }[];
   casesCreated: string[];
+  handoff?: { queue: string; queueType: 'general' | 'restricted'; summary: HandoffSummary } | null;
 }
 
 /** A flow. `begin` starts it (possibly with entities already found); `resume` takes the next input. */

@@ -5,22 +5,25 @@ import type {
   Catalog,
   ConversationRecord,
   JobQueue,
+  Nlu,
   OutboxStore,
 } from '../integrations/contract.ts';
-import type { DeskPort, TurnError, TurnOutcome } from './contract.ts';
+import type { DeskPort, DialogSettings, TurnError, TurnOutcome } from './contract.ts';
 import { createFlows } from './flows/index.ts';
 import { createI18n } from './runtime/i18n.ts';
 import type { Translate } from './runtime/i18n.ts';
 import { OutboxDispatcher } from './runtime/outbox.ts';
 import type { OutboxEvents, RetryPolicy } from './runtime/outbox.ts';
 import { Router, yearIn } from './runtime/router.ts';
+import { createRuleNlu } from './runtime/understand.ts';
 import type { Clock, RuntimeLogger, RuntimeMetrics } from './runtime/types.ts';
 
 export type { Clock, RuntimeLogger, RuntimeMetrics } from './runtime/types.ts';
 export type { OutboxEvents, RetryPolicy } from './runtime/outbox.ts';
 export { DEFAULT_RETRY, backoffMs } from './runtime/outbox.ts';
 export { STATE_VERSION, readState } from './runtime/engine.ts';
-export { extractFolio, normalize } from './runtime/understand.ts';
+export { extractFolio, normalize, createRuleNlu } from './runtime/understand.ts';
+export { parseServiceHours, isOpen, nextOpening } from './runtime/hours.ts';
 export { pickLocale } from './runtime/i18n.ts';
 
 /** Everything the runtime needs, passed explicitly (no singletons, no module state). */
@@ -34,9 +37,11 @@ export interface RuntimeDeps {
   readonly clock?: Clock;
   readonly log: RuntimeLogger;
   readonly metrics?: RuntimeMetrics;
-  readonly folioPrefix: string;
-  readonly timeZone: string;
+  readonly settings: DialogSettings;
+  /** Natural-language understanding; without one, a small rule set is used (tests). */
+  readonly nlu?: Nlu;
   readonly maxInboundText?: number;
+  readonly citizenBurst?: { readonly burst: number; readonly perSecond: number };
   readonly retry?: RetryPolicy;
   readonly outboxEvents?: OutboxEvents;
   readonly random?: () => number;
@@ -78,11 +83,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.outboxEvents ? { events: deps.outboxEvents } : {}),
   });
-  const flows = createFlows({
-    prefix: deps.folioPrefix,
-    timeZone: deps.timeZone,
-    year: (now) => yearIn(deps.timeZone, now),
-  });
+  const flows = createFlows({ year: (now) => yearIn(deps.settings.timeZone, now) });
   const onError =
     deps.onError ??
     ((e: TurnError) =>
@@ -97,9 +98,10 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     clock,
     log: deps.log,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
-    folioPrefix: deps.folioPrefix,
-    timeZone: deps.timeZone,
+    settings: deps.settings,
+    nlu: deps.nlu ?? createRuleNlu(deps.catalog, deps.settings.folioPrefix),
     maxInboundText: deps.maxInboundText ?? 4096,
+    ...(deps.citizenBurst ? { citizenBurst: deps.citizenBurst } : {}),
     onError,
   });
   return {
@@ -112,6 +114,6 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     dispatcher,
     t,
-    folioYear: (now) => yearIn(deps.timeZone, now ?? clock.now()),
+    folioYear: (now) => yearIn(deps.settings.timeZone, now ?? clock.now()),
   };
 }

@@ -115,7 +115,17 @@ export interface Catalog {
   readonly statuses: readonly CaseStatus[];
   /** The status a new case gets. */
   readonly initialStatus: string;
+  /** Days the human desk is closed (`holidays.json`, optional). */
+  readonly holidays: readonly Holiday[];
 }
+
+/** A day the desk is closed. */
+export const HolidaySchema = z.object({
+  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/),
+  name: z.string().min(1),
+});
+/** See {@link HolidaySchema}. */
+export type Holiday = z.infer<typeof HolidaySchema>;
 
 // ---------------------------------------------------------------------------------------------------------------
 // Records
@@ -187,6 +197,8 @@ export interface CaseRecord {
   readonly hotspotId: string | null;
   readonly incidentId: string | null;
   readonly consentAt: Date | null;
+  /** Where `lat`/`lon` come from: a shared `pin`, a `colonia` centroid, a `geocoder`; null without coordinates. */
+  readonly geoSource: string | null;
 }
 
 /** What a flow supplies to open a case; the store assigns folio, status and timestamps. */
@@ -211,6 +223,7 @@ export interface NewCase {
   readonly attachmentIds?: readonly string[];
   readonly hotspotId?: string | null;
   readonly incidentId?: string | null;
+  readonly geoSource?: 'pin' | 'colonia' | 'geocoder' | 'hotspot' | null;
   /** Express consent for sensitive data. */
   readonly consentAt?: Date | null;
 }
@@ -300,7 +313,10 @@ export interface StoreTx {
   findCase(folio: string): Promise<CaseRecord | null>;
   /** Log an event on a case's audit trail. */
   addCaseEvent(caseId: string, actor: string, kind: string, data: Record<string, unknown>): Promise<void>;
-  /** Open cases of a category near a point (metres) or at the same normalised address, nearest first. */
+  /**
+   * Open cases of a category within `radiusM` of a precise point (only cases with precise coordinates count: a
+   * colonia centroid is not a position) or at the same normalised address, nearest first.
+   */
   findOpenCasesNear(input: {
     category: string;
     lat: number | null;
@@ -310,17 +326,30 @@ export interface StoreTx {
     limit?: number;
   }): Promise<CaseRecord[]>;
   /** Make a contact follow a case (idempotent). Returns false when already following or the reporter. */
-  followCase(caseId: string, contactId: ContactId, conversationId: ConversationId | null, actor: string): Promise<boolean>;
+  followCase(
+    caseId: string,
+    contactId: ContactId,
+    conversationId: ConversationId | null,
+    actor: string,
+  ): Promise<boolean>;
   /** Join the open incident of a hotspot, opening one if none is open. */
   joinIncident(hotspotId: string, now: Date): Promise<{ incident: IncidentRecord; opened: boolean }>;
   /** Cases of a contact, newest first. */
   listCases(filter: { contactId: ContactId; limit?: number }): Promise<CaseRecord[]>;
   /** Subscribe (or reactivate) a contact to a topic and colonia. */
-  subscribe(input: { contactId: ContactId; conversationId: ConversationId; channel: string; topic: string; colonia: string }): Promise<SubscriptionRecord>;
+  subscribe(input: {
+    contactId: ContactId;
+    conversationId: ConversationId;
+    channel: string;
+    topic: string;
+    colonia: string;
+  }): Promise<SubscriptionRecord>;
   /** Deactivate subscriptions of a contact: one topic (and colonia), or all when `topic` is undefined. Returns how many. */
   unsubscribe(input: { contactId: ContactId; topic?: string; colonia?: string }): Promise<number>;
   /** A contact's subscriptions. */
   listSubscriptions(contactId: ContactId): Promise<SubscriptionRecord[]>;
+  /** The texts of the last messages of a conversation, oldest first, prefixed with who said them. */
+  recentTexts(conversationId: ConversationId, limit: number): Promise<string[]>;
   /**
    * Save the dialog state (only if the stored version is still `expectedVersion`), the conversation mode and the
    * turn's outbound messages with their outbox entries, in one statement.
@@ -375,11 +404,24 @@ export interface CaseStore {
   /** Insert a case with its own folio (import or seed) and advance that year's sequence past it. */
   importCase(input: ImportedCase, actor: string): Promise<CaseRecord>;
   /** Change a case's status (audit event with the public note); returns the updated case. */
-  updateCaseStatus(input: { folio: string; status: string; note: string | null; actor: string; now: Date; final: boolean }): Promise<CaseRecord>;
+  updateCaseStatus(input: {
+    folio: string;
+    status: string;
+    note: string | null;
+    actor: string;
+    now: Date;
+    final: boolean;
+  }): Promise<CaseRecord>;
   /** The reporter and followers of a case, each with their conversation. */
   caseAudience(caseId: string): Promise<CaseAudience[]>;
   /** Resolve the open incident of a hotspot (its cases become resolved); null when none is open. */
-  resolveIncident(input: { hotspotId: string; note: string | null; actor: string; now: Date; resolvedStatus: string }): Promise<{ incident: IncidentRecord; cases: CaseRecord[] } | null>;
+  resolveIncident(input: {
+    hotspotId: string;
+    note: string | null;
+    actor: string;
+    now: Date;
+    resolvedStatus: string;
+  }): Promise<{ incident: IncidentRecord; cases: CaseRecord[] } | null>;
   /** Incidents, open first. */
   listIncidents(filter: { status?: 'open' | 'resolved'; limit?: number }): Promise<IncidentRecord[]>;
   /** Subscriptions of a contact (outside a turn). */

@@ -16,6 +16,8 @@ describe('locale parity', () => {
   });
   it('follows the <dialog-id>-<step>-<purpose> key convention', () => {
     for (const key of Object.keys(esMX))
-      expect(key).toMatch(/^(main-menu|file-complaint|case-status|errors)-[a-z0-9]+(-[a-z0-9]+)*$/);
+      expect(key).toMatch(
+        /^(main-menu|file-complaint|case-status|hotspot-outage|procedure-info|gender-violence-report|talk-to-agent|subscribe-notices|unsubscribe-notices|errors)-[a-z0-9]+(-[a-z0-9]+)*$/,
+      );
   });
 });

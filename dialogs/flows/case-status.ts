@@ -1,28 +1,29 @@
-/** Case status by folio. Never claims a status for a folio that does not exist. */
+/** Case status by folio, or "mis reportes". Never claims a status for a folio that does not exist. */
 import type { CaseRecord } from '../../integrations/contract.ts';
 import type { TurnContext } from '../contract.ts';
 import { defineForm } from '../runtime/form.ts';
-import { extractFolio } from '../runtime/understand.ts';
+import { extractFolio, normalize } from '../runtime/understand.ts';
 import { categoryLabel } from './file-complaint.ts';
 
-/** Context the flow needs beyond the turn: the folio prefix and the current year in the service timezone. */
+/** Context the flow needs beyond the turn: the current year in the service timezone. */
 export interface FolioSettings {
-  readonly prefix: string;
   year(now: Date): number;
 }
 
+const MY_CASES = /\b(mis (reportes|folios|casos|quejas)|my (reports|cases|complaints))\b/;
+
 function example(settings: FolioSettings, ctx: TurnContext): string {
-  return `${settings.prefix}-${settings.year(ctx.now)}-000123`;
+  return `${ctx.settings.folioPrefix}-${settings.year(ctx.now)}-000123`;
 }
 
 function canonical(settings: FolioSettings, ctx: TurnContext, folio: string): string {
-  return folio.includes('-') ? folio : `${settings.prefix}-${settings.year(ctx.now)}-${folio}`;
+  return folio.includes('-') ? folio : `${ctx.settings.folioPrefix}-${settings.year(ctx.now)}-${folio}`;
 }
 
-function formatDate(ctx: TurnContext, d: Date, timeZone: string): string {
+function formatDate(ctx: TurnContext, d: Date): string {
   return new Intl.DateTimeFormat(ctx.locale === 'en' ? 'en-US' : 'es-MX', {
     dateStyle: 'long',
-    timeZone,
+    timeZone: ctx.settings.timeZone,
   }).format(d);
 }
 
@@ -31,23 +32,48 @@ function mayDisclose(ctx: TurnContext, c: CaseRecord): boolean {
   return !c.sensitive || c.contactId === ctx.contactId;
 }
 
-/** Build the flow for a folio prefix and service timezone. */
-export function createCaseStatus(settings: FolioSettings & { timeZone: string }) {
+function statusLabel(ctx: TurnContext, c: CaseRecord): string {
+  const status = ctx.catalog.statuses.find((s) => s.id === c.status);
+  return status ? (ctx.locale === 'en' ? status.label_en : status.label_es) : c.status;
+}
+
+function categoryOf(ctx: TurnContext, c: CaseRecord): string {
+  const category = ctx.catalog.categories.find((x) => x.id === c.category);
+  return category ? categoryLabel(ctx, category) : c.category;
+}
+
+/** Build the flow. */
+export function createCaseStatus(settings: FolioSettings) {
   return defineForm({
     id: 'case-status',
     cancelledKey: 'main-menu-cancelled-text',
     prefill(ctx, understanding) {
-      if (understanding.entities.folio) ctx.slots.folio = understanding.entities.folio;
+      if (MY_CASES.test(normalize(ctx.text ?? ''))) ctx.slots.mine = true;
+      else if (understanding.entities.folio) ctx.slots.folio = understanding.entities.folio;
+      else if (
+        ctx.memory.folio &&
+        /\b(como va|y mi reporte|how is it going|and my report)\b/.test(normalize(ctx.text ?? ''))
+      ) {
+        ctx.slots.folio = ctx.memory.folio;
+      }
     },
     slots: [
       {
         name: 'folio',
+        when: (ctx) => ctx.slots.mine !== true,
         ask: (ctx) => ({
           kind: 'text',
           text: ctx.t('case-status-ask-folio', { example: example(settings, ctx) }),
         }),
         parse(input, ctx) {
-          const folio = input.kind === 'text' ? extractFolio(input.text, settings.prefix) : undefined;
+          if (input.kind === 'text' && MY_CASES.test(normalize(input.text))) {
+            ctx.slots.mine = true;
+            return { ok: true, value: '' };
+          }
+          const folio =
+            input.kind === 'text'
+              ? (ctx.understanding?.entities.folio ?? extractFolio(input.text, ctx.settings.folioPrefix))
+              : undefined;
           return folio
             ? { ok: true, value: folio }
             : { ok: false, error: 'case-status-folio-invalid', params: { example: example(settings, ctx) } };
@@ -55,6 +81,26 @@ export function createCaseStatus(settings: FolioSettings & { timeZone: string })
       },
     ],
     async complete(ctx) {
+      if (ctx.slots.mine === true) {
+        const mine = await ctx.myCases(10);
+        if (mine.length === 0) {
+          ctx.say({ kind: 'text', text: ctx.t('case-status-mine-none') });
+          return { status: 'complete' };
+        }
+        const lines = mine.map((c) =>
+          ctx.t('case-status-mine-line', {
+            folio: c.folio,
+            category: categoryOf(ctx, c),
+            status: statusLabel(ctx, c),
+          }),
+        );
+        ctx.say({
+          kind: 'text',
+          text: `${ctx.t('case-status-mine-title', { count: mine.length })}\n${lines.join('\n')}`,
+        });
+        for (const c of mine) ctx.trace.statusReported.push({ folio: c.folio, status: c.status });
+        return { status: 'complete' };
+      }
       const folio = canonical(settings, ctx, String(ctx.slots.folio));
       const found = await ctx.findCase(folio);
       if (!found) {
@@ -68,15 +114,14 @@ export function createCaseStatus(settings: FolioSettings & { timeZone: string })
         ctx.say({ kind: 'text', text: ctx.t('case-status-restricted-text') });
         return { status: 'complete', output: { found: true, disclosed: false } };
       }
-      const status = ctx.catalog.statuses.find((s) => s.id === found.status);
-      const category = ctx.catalog.categories.find((c) => c.id === found.category);
+      ctx.memory.folio = folio;
       ctx.say({
         kind: 'text',
         text: ctx.t('case-status-result-text', {
           folio,
-          category: category ? categoryLabel(ctx, category) : found.category,
-          status: status ? (ctx.locale === 'en' ? status.label_en : status.label_es) : found.status,
-          updated: formatDate(ctx, found.updatedAt, settings.timeZone),
+          category: categoryOf(ctx, found),
+          status: statusLabel(ctx, found),
+          updated: formatDate(ctx, found.updatedAt),
           department: found.department,
         }),
       });

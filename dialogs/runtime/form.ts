@@ -14,6 +14,8 @@ export type SlotParse =
 export interface SlotSpec {
   /** Slot name, as reported in the trace (`category`, `description`, `location`, …). */
   readonly name: string;
+  /** Look something up before deciding whether the slot applies (runs each time the form moves on). */
+  prepare?(ctx: TurnContext): Promise<void>;
   /** Whether the slot applies given what is known so far (default: always). */
   when?(ctx: TurnContext): boolean;
   /** The question. */
@@ -33,8 +35,8 @@ export interface FormSpec {
   readonly slots: readonly SlotSpec[];
   /** Fill slots from what the opening message already said. */
   prefill?(ctx: TurnContext, understanding: Understanding): void;
-  /** The confirmation question, shown once every slot is filled; omit for no confirmation. */
-  confirm?(ctx: TurnContext): Outbound;
+  /** The confirmation question, shown once every slot is filled; omit (or return null) for no confirmation. */
+  confirm?(ctx: TurnContext): Outbound | null;
   /** Do the work once confirmed. */
   complete(ctx: TurnContext): Promise<DialogResult>;
   /** Said when the citizen declines the confirmation. */
@@ -55,13 +57,28 @@ const SKIP_WORDS = /^(omitir|saltar|no|sin foto|no tengo|ninguna|skip|no thanks|
 export const MAX_ATTEMPTS = 3;
 const CONFIRMATION = 'confirmation';
 
-/** Build a {@link Dialog} from a {@link FormSpec}. */
-export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext): void } {
+/** A form: a dialog that can also repeat its question, take corrections and say what it is waiting for. */
+export interface Form extends Dialog {
+  /** Ask the current question again. */
+  reprompt(ctx: TurnContext): void;
+  /** The slot (or `confirmation`) the form is waiting for. */
+  awaiting(ctx: TurnContext): string | null;
+  /** Whether `input` would be accepted as the answer to the current question (no side effects). */
+  accepts(ctx: TurnContext, input: UserInput): Promise<boolean>;
+  /** Replace an already-given slot ("no, la dirección es otra: …") and carry on. */
+  correct(ctx: TurnContext, slot: string, input: UserInput): Promise<DialogResult | undefined>;
+  /** The slot names, in order. */
+  readonly slotNames: readonly string[];
+}
+
+/** Build a {@link Form} from a {@link FormSpec}. */
+export function defineForm(spec: FormSpec): Form {
   const filled = (ctx: TurnContext, name: string) =>
     ctx.slots[name] !== undefined && ctx.slots[name] !== null;
 
   const next = async (ctx: TurnContext): Promise<DialogResult> => {
     for (const slot of spec.slots) {
+      await slot.prepare?.(ctx);
       if (slot.when && !slot.when(ctx)) continue;
       if (filled(ctx, slot.name)) continue;
       ctx.slots._awaiting = slot.name;
@@ -70,10 +87,11 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
       ctx.trace.awaiting = slot.name;
       return { status: 'waiting' };
     }
-    if (spec.confirm && ctx.slots._confirmed !== true) {
+    const confirmation = ctx.slots._confirmed !== true ? (spec.confirm?.(ctx) ?? null) : null;
+    if (confirmation) {
       ctx.slots._awaiting = CONFIRMATION;
       ctx.slots._attempts = 0;
-      ctx.say(spec.confirm(ctx));
+      ctx.say(confirmation);
       ctx.trace.awaiting = CONFIRMATION;
       return { status: 'waiting' };
     }
@@ -90,7 +108,6 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
     const attempts = Number(ctx.slots._attempts ?? 0) + 1;
     ctx.slots._attempts = attempts;
     if (attempts >= MAX_ATTEMPTS) {
-      ctx.say({ kind: 'text', text: ctx.t('main-menu-attempts-text') });
       ctx.trace.awaiting = null;
       return { status: 'failed', error: 'too-many-attempts' };
     }
@@ -101,7 +118,8 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
 
   const reprompt = (ctx: TurnContext): void => {
     const awaiting = ctx.slots._awaiting;
-    if (awaiting === CONFIRMATION && spec.confirm) ctx.say(spec.confirm(ctx));
+    const confirmation = awaiting === CONFIRMATION ? (spec.confirm?.(ctx) ?? null) : null;
+    if (confirmation) ctx.say(confirmation);
     else {
       const slot = spec.slots.find((s) => s.name === awaiting);
       if (slot) ctx.say(slot.ask(ctx));
@@ -112,6 +130,32 @@ export function defineForm(spec: FormSpec): Dialog & { reprompt(ctx: TurnContext
   return {
     id: spec.id,
     reprompt,
+    slotNames: spec.slots.map((s) => s.name),
+    awaiting: (ctx) => (typeof ctx.slots._awaiting === 'string' ? ctx.slots._awaiting : null),
+    async accepts(ctx, input) {
+      const awaiting = ctx.slots._awaiting;
+      if (awaiting === CONFIRMATION) {
+        return (
+          (input.kind === 'choice' && ['yes', 'no'].includes(input.choiceId)) ||
+          (input.kind === 'text' && yesNo(input.text) !== undefined)
+        );
+      }
+      const slot = spec.slots.find((s) => s.name === awaiting);
+      if (!slot) return false;
+      if (input.kind === 'media') return slot.name === spec.mediaSlot;
+      if (slot.optional && input.kind === 'choice' && input.choiceId === SKIP_CHOICE) return true;
+      return (await slot.parse(input, ctx)).ok;
+    },
+    async correct(ctx, name, input) {
+      const slot = spec.slots.find((s) => s.name === name);
+      if (!slot || (slot.when && !slot.when(ctx))) return undefined;
+      const parsed = await slot.parse(input, ctx);
+      if (!parsed.ok) return undefined;
+      ctx.slots[name] = parsed.value;
+      ctx.slots._confirmed = false;
+      ctx.say({ kind: 'text', text: ctx.t('main-menu-corrected-text') });
+      return next(ctx);
+    },
     async begin(ctx, understanding) {
       spec.prefill?.(ctx, understanding);
       return next(ctx);

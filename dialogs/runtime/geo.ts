@@ -15,3 +15,12 @@ export function findColonia(text: string, colonias: readonly Colonia[]): Colonia
   }
   return best?.c;
 }
+
+/** Great-circle distance in metres (haversine). */
+export function distanceM(lat1: number, lon1: number, lat2: number, lon2: number): number {
+  const rad = Math.PI / 180;
+  const a =
+    Math.sin(((lat2 - lat1) * rad) / 2) ** 2 +
+    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
+  return 6_371_000 * 2 * Math.asin(Math.sqrt(a));
+}

@@ -13,6 +13,7 @@ import type {
   Catalog,
   ConversationMode,
   ConversationRecord,
+  Nlu,
   PendingOutbound,
   StoreTx,
 } from '../../integrations/contract.ts';
@@ -20,17 +21,20 @@ import { DialogError } from '../contract.ts';
 import type {
   DeskPort,
   DialogId,
+  DialogSettings,
   HandoffSummary,
   Locale,
   TurnError,
   TurnOutcome,
   TurnTrace,
+  Understanding,
   UserInput,
 } from '../contract.ts';
 import type { Flow } from '../flows/index.ts';
 import { runEngine } from './engine.ts';
 import type { Translate } from './i18n.ts';
 import { pickLocale } from './i18n.ts';
+import { normalize } from './understand.ts';
 import type { OutboxDispatcher } from './outbox.ts';
 import type { Clock, RuntimeLogger, RuntimeMetrics } from './types.ts';
 
@@ -45,14 +49,38 @@ export interface RouterDeps {
   readonly clock: Clock;
   readonly log: RuntimeLogger;
   readonly metrics?: RuntimeMetrics;
-  readonly folioPrefix: string;
-  readonly timeZone: string;
+  readonly settings: DialogSettings;
+  readonly nlu: Nlu;
   /** Longest text a citizen may send in one message; longer ones are stored and answered with a request to shorten. */
   readonly maxInboundText: number;
   readonly onError: (err: TurnError) => void;
   /** How many conversations to keep in memory (state + version) to save a read per turn. */
   readonly cacheSize?: number;
+  /** Messages one citizen may send in a burst before the bot pauses (and says so once); all are kept. */
+  readonly citizenBurst?: { readonly burst: number; readonly perSecond: number };
 }
+
+const STOPWORDS: Record<Locale, Set<string>> = {
+  'es-MX': new Set(
+    'el la los las de del que y en un una por para con no mi es esta hay quiero tengo me se lo le su al como pero'.split(
+      ' ',
+    ),
+  ),
+  en: new Set(
+    'the is are my i to and of a in for with it this that want need please have there not how what where'.split(
+      ' ',
+    ),
+  ),
+};
+
+/** How many function words of `locale` a normalised text has. */
+function stopwords(plain: string, locale: Locale): number {
+  return plain.split(' ').filter((w) => STOPWORDS[locale].has(w)).length;
+}
+
+const LEAVE_QUEUE_RE =
+  /^(cancelar espera|salir de la fila|ya no quiero esperar|volver al bot|cancel (the )?wait(ing)?|leave (the )?queue)$/;
+const STOP_RE = /^(stop|baja|unsubscribe|stopall|parar|detener)$/;
 
 const MAX_CONFLICT_RETRIES = 3;
 
@@ -118,6 +146,7 @@ export class Router {
   readonly #cache = new Map<string, ConversationRecord>();
   readonly #chains = new Map<string, Promise<unknown>>();
   readonly #active = new Set<Promise<unknown>>();
+  readonly #buckets = new Map<string, { tokens: number; at: number; told: boolean }>();
   #draining = false;
 
   constructor(deps: RouterDeps) {
@@ -193,6 +222,47 @@ export class Router {
     while (this.#active.size > 0) await Promise.allSettled([...this.#active]);
   }
 
+  async #understand(text: string, locale: string | undefined): Promise<Understanding | null> {
+    try {
+      return await this.#deps.nlu.parse(text, locale ? { locale } : {});
+    } catch (err) {
+      this.#deps.log.warn(
+        { err: err instanceof Error ? err.message : String(err) },
+        'NLU failed; treating the message as not understood',
+      );
+      return {
+        intent: 'out_of_scope',
+        confidence: 0,
+        language: locale?.startsWith('en') ? 'en' : 'es',
+        entities: {},
+        source: 'rules',
+      };
+    }
+  }
+
+  /** Per-citizen flood control: `first` once when the burst is exceeded, then `silent` until it refills. */
+  #flood(key: string): 'ok' | 'first' | 'silent' {
+    const limit = this.#deps.citizenBurst ?? { burst: 12, perSecond: 1 };
+    const nowMs = this.#deps.clock.now().getTime();
+    const b = this.#buckets.get(key) ?? { tokens: limit.burst, at: nowMs, told: false };
+    b.tokens = Math.min(limit.burst, b.tokens + ((nowMs - b.at) / 1000) * limit.perSecond);
+    b.at = nowMs;
+    this.#buckets.delete(key);
+    this.#buckets.set(key, b);
+    if (this.#buckets.size > 50_000) {
+      const oldest = this.#buckets.keys().next().value;
+      if (oldest !== undefined) this.#buckets.delete(oldest);
+    }
+    if (b.tokens >= 1) {
+      b.tokens -= 1;
+      if (b.tokens >= limit.burst / 2) b.told = false;
+      return 'ok';
+    }
+    if (b.told) return 'silent';
+    b.told = true;
+    return 'first';
+  }
+
   #forget(c: ConversationRecord): void {
     for (const [k, v] of this.#cache) if (v.id === c.id) this.#cache.delete(k);
   }
@@ -213,6 +283,12 @@ export class Router {
     const now = clock.now();
     let conversation: ConversationRecord | undefined = this.#cache.get(key);
     let outcome: TxOutcome | undefined;
+    const limited = this.#flood(key);
+    // Understanding runs before the transaction: an LLM call must never hold the database.
+    const understanding =
+      inbound.kind === 'text' && limited === 'ok' && inbound.text.length <= this.#deps.maxInboundText
+        ? await this.#understand(inbound.text, conversation?.locale ?? inbound.locale)
+        : null;
     try {
       for (let attempt = 0; ; attempt++) {
         conversation ??= await store.resolveConversation({
@@ -223,7 +299,9 @@ export class Router {
         });
         const current: ConversationRecord = conversation;
         try {
-          outcome = await store.transaction((tx) => this.#inTransaction(tx, current, inbound, now));
+          outcome = await store.transaction((tx) =>
+            this.#inTransaction(tx, current, inbound, now, understanding, limited),
+          );
           break;
         } catch (err) {
           if (
@@ -270,6 +348,7 @@ export class Router {
     }
     void this.#deps.dispatcher.dispatch(outcome.outboxIds);
     if (outcome.handoff) await this.#deps.desk.requested(outcome.next, outcome.handoff);
+    if (outcome.trace.handoff === undefined) outcome.trace.handoff = null;
     metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'handled');
     return {
       status: 'handled',
@@ -284,6 +363,8 @@ export class Router {
     conversation: ConversationRecord,
     inbound: Exclude<Inbound, { kind: 'receipt' }>,
     now: Date,
+    understanding: Understanding | null,
+    limited: 'ok' | 'first' | 'silent',
   ): Promise<TxOutcome> {
     const d = this.#deps;
     if ((await tx.appendInbound(conversation.id, inbound, textOf(inbound))) === 'duplicate')
@@ -295,55 +376,117 @@ export class Router {
       mode: ConversationMode,
       queue: string | null,
       outbound: PendingOutbound[],
+      extra: { locale?: string; privacyNoticeShown?: boolean } = {},
     ) => {
+      const locale = extra.locale ?? conversation.locale;
       const commit = await tx.commitTurn({
         conversation,
         state,
         mode,
         queue,
-        locale: conversation.locale,
+        locale,
         lastInboundAt,
         outbound,
         now,
+        ...(extra.privacyNoticeShown ? { privacyNoticeShown: true } : {}),
       });
       const next: ConversationRecord = {
         ...conversation,
         state,
         mode,
         queue,
+        locale,
         stateVersion: commit.stateVersion,
         lastInboundAt,
+        privacyNoticeAt: extra.privacyNoticeShown
+          ? (conversation.privacyNoticeAt ?? now)
+          : conversation.privacyNoticeAt,
       };
       return { commit, next };
     };
+    const bot = (outbound: Outbound): PendingOutbound => ({ outbound, author: 'bot' });
+    const text = inbound.kind === 'text' ? inbound.text : '';
+    const plain = normalize(text);
+    const emptyTrace = (): TurnTrace => ({ statusReported: [], casesCreated: [], handoff: null });
 
     if (conversation.mode !== 'bot') {
+      // Waiting for (or talking to) a person: messages are only stored, except the way back to the bot and STOP.
+      if (LEAVE_QUEUE_RE.test(plain) && conversation.mode === 'queued') {
+        const locale = conversation.locale as Locale;
+        const { commit, next } = await save(null, 'bot', null, [
+          bot({ kind: 'text', text: d.t(locale, 'talk-to-agent-left-queue') }),
+        ]);
+        return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+      }
+      if (STOP_RE.test(plain)) {
+        const locale = conversation.locale as Locale;
+        const n = await tx.unsubscribe({ contactId: conversation.contactId });
+        const reply = bot({
+          kind: 'text',
+          text: d.t(locale, n > 0 ? 'unsubscribe-notices-all-done' : 'unsubscribe-notices-none'),
+        });
+        const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
+          reply,
+        ]);
+        return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+      }
       const { next } = await save(conversation.state, conversation.mode, conversation.queue, []);
       return { kind: 'diverted', next };
     }
-    const locale = conversation.locale as Locale;
-    const bot = (outbound: Outbound): PendingOutbound => ({ outbound, author: 'bot' });
-    const text = inbound.kind === 'text' ? inbound.text : '';
+
+    // Replies follow the language the citizen writes in; a switch needs real prose in the other language (an
+    // address such as "Calle Hidalgo 5, colonia Petrolera" is no evidence of Spanish).
+    const written =
+      understanding?.language === 'en' ? 'en' : understanding?.language === 'es' ? 'es-MX' : undefined;
+    const locale: Locale =
+      written && written !== conversation.locale && stopwords(plain, written) >= 2
+        ? written
+        : (conversation.locale as Locale);
+
     const input = inputOf(inbound);
-    if (text.length > d.maxInboundText || input === null) {
-      const trace: TurnTrace = { statusReported: [], casesCreated: [] };
+    if (limited !== 'ok' || text.length > d.maxInboundText || input === null) {
+      // Stored, not processed: a flood (told once), an over-long text, or a call event.
       const outbound =
-        input === null
+        limited === 'silent' || input === null
           ? []
-          : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
-      const { commit, next } = await save(conversation.state, 'bot', null, outbound);
-      return { kind: 'handled', next, outboxIds: commit.outboxIds, trace };
+          : limited === 'first'
+            ? [bot({ kind: 'text', text: d.t(locale, 'errors-flood') })]
+            : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
+      const { commit, next } = await save(conversation.state, 'bot', null, outbound, { locale });
+      return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
     }
 
+    const folio = { prefix: d.settings.folioPrefix, year: yearIn(d.settings.timeZone, now) };
     const turn = await runEngine(
-      { flows: d.flows, catalog: d.catalog, t: d.t, folioPrefix: d.folioPrefix },
+      { flows: d.flows, catalog: d.catalog, t: d.t, settings: d.settings },
       conversation,
       locale,
       now,
       input,
+      understanding,
       {
-        createCase: (c) => tx.createCase(c, { prefix: d.folioPrefix, year: yearIn(d.timeZone, now) }, 'bot'),
-        findCase: (folio) => tx.findCase(folio),
+        createCase: (c) => tx.createCase(c, folio, 'bot'),
+        findCase: (f) => tx.findCase(f),
+        findOpenCasesNear: (q) => tx.findOpenCasesNear({ ...q, radiusM: 250 }),
+        followCase: (caseId) => tx.followCase(caseId, conversation.contactId, conversation.id, 'citizen'),
+        joinIncident: (hotspotId) => tx.joinIncident(hotspotId, now),
+        myCases: (limit) => tx.listCases({ contactId: conversation.contactId, ...(limit ? { limit } : {}) }),
+        subscribe: (topic, colonia) =>
+          tx.subscribe({
+            contactId: conversation.contactId,
+            conversationId: conversation.id,
+            channel: conversation.channel,
+            topic,
+            colonia,
+          }),
+        unsubscribe: (topic, colonia) =>
+          tx.unsubscribe({
+            contactId: conversation.contactId,
+            ...(topic ? { topic } : {}),
+            ...(colonia !== undefined ? { colonia } : {}),
+          }),
+        mySubscriptions: () => tx.listSubscriptions(conversation.contactId),
+        recentMessages: (limit) => tx.recentTexts(conversation.id, limit),
       },
     );
     if (turn.stale)
@@ -357,6 +500,7 @@ export class Router {
       handoff ? 'queued' : 'bot',
       handoff ? handoff.queue : null,
       turn.outbound.map(bot),
+      { locale, privacyNoticeShown: turn.privacyNoticeShown },
     );
     return {
       kind: 'handled',

@@ -2,6 +2,7 @@
  * Loads and validates a municipality's catalogue from a folder (`CATALOG_DIR`, default `./catalog`).
  * Every problem names the file and the field, so a city can fix its own data.
  */
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -9,6 +10,7 @@ import {
   CaseStatusSchema,
   CategorySchema,
   ColoniaSchema,
+  HolidaySchema,
   HotspotSchema,
   IntegrationError,
   ProcedureSchema,
@@ -67,6 +69,10 @@ function unique(file: string, ids: readonly string[], what: string): void {
 
 /** Load, validate and cross-check a catalogue folder. */
 export async function loadCatalog(dir: string): Promise<Catalog> {
+  const holidaysPath = join(dir, 'holidays.json');
+  const holidays = existsSync(holidaysPath)
+    ? (await readJson(dir, 'holidays.json', z.object({ holidays: z.array(HolidaySchema) }))).holidays
+    : [];
   const [cat, proc, hot, col, st] = await Promise.all([
     readJson(dir, FILES.categories.file, FILES.categories.schema),
     readJson(dir, FILES.procedures.file, FILES.procedures.schema),
@@ -93,5 +99,6 @@ export async function loadCatalog(dir: string): Promise<Catalog> {
     colonias: col.colonias,
     statuses: st.statuses,
     initialStatus: st.initial,
+    holidays,
   };
 }

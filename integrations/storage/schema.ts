@@ -150,6 +150,8 @@ export const cases = pgTable(
     createdAt: ts('created_at').notNull().defaultNow(),
     updatedAt: ts('updated_at').notNull().defaultNow(),
     closedAt: ts('closed_at'),
+    /** Where the coordinates come from: `pin` (shared GPS), `colonia` (centroid of a typed colonia), `geocoder`. */
+    geoSource: text('geo_source'),
     /** The hotspot of a wifi outage report, and the incident it joined. */
     hotspotId: text('hotspot_id'),
     incidentId: uuid('incident_id'),

@@ -114,6 +114,7 @@ function toCase(r: Row): CaseRecord {
     hotspotId: strOrNull(r.hotspot_id),
     incidentId: strOrNull(r.incident_id),
     consentAt: dateOrNull(r.consent_at),
+    geoSource: strOrNull(r.geo_source),
   };
 }
 
@@ -146,7 +147,10 @@ const normAddress = (expr: SQL) =>
 
 /** Subscriptions of a contact. */
 async function subscriptionsOf(db: Exec, contactId: ContactId): Promise<SubscriptionRecord[]> {
-  const rows = await run(db, sql`select * from subscriptions where contact_id = ${contactId}::uuid order by created_at, topic, colonia`);
+  const rows = await run(
+    db,
+    sql`select * from subscriptions where contact_id = ${contactId}::uuid order by created_at, topic, colonia`,
+  );
   return rows.map(toSubscription);
 }
 
@@ -213,6 +217,7 @@ function caseColumns(c: NewCase) {
     hotspotId: c.hotspotId ?? null,
     incidentId: c.incidentId ?? null,
     consentAt: c.consentAt ? c.consentAt.toISOString() : null,
+    geoSource: c.geoSource ?? (c.lat != null ? 'pin' : null),
   };
 }
 
@@ -248,7 +253,7 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
             ), ins as (
               insert into cases (id, folio, folio_year, folio_seq, category, description, address, colonia, lat, lon, status,
                                  department, queue, priority, sensitive, visibility, contact_preference, contact_id,
-                                 conversation_id, channel, sla_due_at, hotspot_id, incident_id, consent_at)
+                                 conversation_id, channel, sla_due_at, hotspot_id, incident_id, consent_at, geo_source)
               select ${id}::uuid,
                      ${folio.prefix} || '-' || ${String(folio.year)} || '-' || lpad(seq.last::text, greatest(6, length(seq.last::text)), '0'),
                      ${folio.year}, seq.last, ${input.category}, ${input.description}, ${c.address}, ${c.colonia},
@@ -256,7 +261,7 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
                      ${initialStatus}, ${input.department}, ${input.queue}, ${c.priority},
                      ${input.sensitive}, ${input.visibility}, ${c.contactPreference}, ${input.contactId}::uuid,
                      ${input.conversationId}::uuid, ${input.channel}, ${input.slaDueAt.toISOString()}::timestamptz,
-                     ${c.hotspotId}, ${c.incidentId}::uuid, ${c.consentAt}::timestamptz
+                     ${c.hotspotId}, ${c.incidentId}::uuid, ${c.consentAt}::timestamptz, ${c.geoSource}
               from seq
               returning *
             ), ev as (
@@ -295,6 +300,7 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
                   * power(sin(radians(c.lon - ${input.lon}::double precision) / 2), 2))) end as distance_m
               from cases c
               where c.category = ${input.category} and c.closed_at is null and c.sensitive = false
+                and (c.geo_source is distinct from 'colonia' or ${input.lat}::double precision is null)
             ) near
             where distance_m <= ${input.radiusM}
                or (${input.address}::text is not null and near.address is not null
@@ -344,7 +350,9 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
         // A concurrent report opened the incident between our read and insert: read it on the next attempt.
         if (rows[0]) return { incident: toIncident(rows[0]), opened: rows[0].opened === true };
       }
-      throw new StoreError('STORE_UNAVAILABLE', `Could not open or join an incident for ${hotspotId}`, { retryable: true });
+      throw new StoreError('STORE_UNAVAILABLE', `Could not open or join an incident for ${hotspotId}`, {
+        retryable: true,
+      });
     },
 
     async listCases(filter) {
@@ -383,6 +391,17 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
     },
 
     listSubscriptions: (contactId) => subscriptionsOf(tx, contactId),
+
+    async recentTexts(conversationId, limit) {
+      const rows = await run(
+        tx,
+        sql`select author, text from (
+              select author, text, seq from messages where conversation_id = ${conversationId}::uuid and text is not null
+              order by seq desc limit ${limit}
+            ) m order by seq asc`,
+      );
+      return rows.map((r) => `${r.author === 'citizen' ? 'citizen' : String(r.author)}: ${String(r.text)}`);
+    },
 
     async commitTurn(input): Promise<TurnCommit> {
       const now = input.now.toISOString();
@@ -650,15 +669,13 @@ export function createPostgresCaseStore(
             from case_followers f join conversations v on v.id = f.conversation_id where f.case_id = ${caseId}::uuid
             order by ord`,
       );
-      return rows.map(
-        (r): CaseAudience => ({
-          contactId: String(r.contact_id) as ContactId,
-          conversationId: String(r.conversation_id) as ConversationId,
-          channel: String(r.channel),
-          locale: String(r.locale),
-          role: r.role === 'follower' ? 'follower' : 'reporter',
-        }),
-      );
+      return rows.map((r): CaseAudience => ({
+        contactId: String(r.contact_id) as ContactId,
+        conversationId: String(r.conversation_id) as ConversationId,
+        channel: String(r.channel),
+        locale: String(r.locale),
+        role: r.role === 'follower' ? 'follower' : 'reporter',
+      }));
     },
 
     async resolveIncident(input) {

@@ -5,7 +5,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelAdapter, Inbound, Outbound } from '../../channels/contract.ts';
 import { inboundId } from '../../channels/kit/ids.ts';
-import type { Dialog, DialogId, TurnError } from '../../dialogs/contract.ts';
+import type { Dialog, DialogId, DialogSettings, TurnError } from '../../dialogs/contract.ts';
+import { createRuleNlu, parseServiceHours } from '../../dialogs/index.ts';
 import { createFlows } from '../../dialogs/flows/index.ts';
 import { createI18n } from '../../dialogs/runtime/i18n.ts';
 import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
@@ -17,6 +18,16 @@ import { FakeClock } from '../helpers/clock.ts';
 import { openTestPglite } from '../helpers/db.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+export const TEST_SETTINGS: DialogSettings = {
+  folioPrefix: 'VER',
+  timeZone: 'America/Mexico_City',
+  privacyNoticeUrl: 'https://example.gob.mx/privacidad',
+  womensInstitute: 'Instituto Municipal de las Mujeres',
+  serviceHours: parseServiceHours('mon-fri 08:00-20:00'),
+  holidays: [],
+  alwaysOpenQueues: ['restricted_gender_violence'],
+};
 
 /** A router on a real store and dispatcher, with flows and channels chosen by the test. */
 async function buildRouter(
@@ -34,20 +45,21 @@ async function buildRouter(
     now: () => clock.now(),
     log: silent,
   });
+  const catalog = await loadCatalog('catalog');
   return new Router({
     store: createPostgresCaseStore(db),
     dispatcher,
     desk: { deliver: async () => {}, requested: async () => {} },
-    catalog: await loadCatalog('catalog'),
+    catalog,
     flows: {
-      ...createFlows({ prefix: 'VER', timeZone: 'America/Mexico_City', year: () => 2026 }),
+      ...createFlows({ year: () => 2026 }),
       ...opts.flows,
     },
     t: createI18n(),
     clock,
     log: silent,
-    folioPrefix: 'VER',
-    timeZone: 'America/Mexico_City',
+    settings: TEST_SETTINGS,
+    nlu: createRuleNlu(catalog, 'VER'),
     maxInboundText: 4096,
     onError: opts.onError ?? (() => {}),
   });

@@ -12,14 +12,15 @@ import type { TestApp } from '../helpers/app.ts';
 
 const FOLIO = /VER-\d{4}-\d{6}/;
 
-async function fileComplaint(c: Citizen): Promise<string> {
+let street = 0;
+async function fileComplaint(c: Citizen, address = `Calle Prueba ${++street}, col. Centro`): Promise<string> {
   expect(await c.say('hola')).toMatch(/Ventanilla/);
   expect(
     await c.say({ kind: 'choice', choiceId: 'menu:file-complaint', label: 'Reportar un problema' }),
   ).toMatch(/tipo de problema/i);
   expect(await c.say({ kind: 'choice', choiceId: 'category:baches', label: 'Baches' })).toMatch(/Cuéntame/);
   expect(await c.say('Hay un bache enorme frente a la escuela primaria')).toMatch(/Dónde está/);
-  expect(await c.say('Av. Juárez 10, col. Centro')).toMatch(/foto/);
+  expect(await c.say(address)).toMatch(/foto/);
   expect(await c.say({ kind: 'choice', choiceId: 'skip', label: 'Omitir' })).toMatch(/Voy a registrar/);
   const done = await c.say({ kind: 'choice', choiceId: 'yes', label: 'Sí, registrar' });
   const folio = FOLIO.exec(done)?.[0];
@@ -38,7 +39,7 @@ describe('web chat end to end', () => {
 
   it('files a complaint, gives a folio and reports its status', async () => {
     const c = await new Citizen(t.url).ready();
-    const folio = await fileComplaint(c);
+    const folio = await fileComplaint(c, 'Av. Juárez 10, col. Centro');
     const status = await c.say(`¿cómo va mi folio ${folio}?`);
     expect(status).toContain(folio);
     expect(status).toMatch(/Recibido/);
@@ -73,6 +74,7 @@ describe('web chat end to end', () => {
     const c = await new Citizen(t.url, { locale: 'en-US' }).ready();
     expect(await c.say('hello')).toMatch(/How can I help/);
     expect(await c.say('I want to report a broken street light')).toMatch(/Tell me briefly/);
+
     expect(await c.say('The street light has been off for a week')).toMatch(/Where is it/);
     expect(await c.say('Calle Hidalgo 5, colonia Petrolera')).toMatch(/photo/);
     expect(await c.say('skip')).toMatch(/Shall I file it/);
@@ -94,7 +96,10 @@ describe('web chat end to end', () => {
     const c = await new Citizen(t.url).ready();
     await c.say('quiero reportar un bache');
     expect(await c.say('ayuda', 2)).toMatch(/Puedo ayudarte[\s\S]*Cuéntame/);
-    expect(await c.say('cancelar')).toMatch(/lo dejamos aquí/);
+    expect(await c.say('cancelar')).toMatch(/Seguro que quieres cancelar/);
+    expect(await c.say('no', 2)).toMatch(/seguimos[\s\S]*Cuéntame/);
+    expect(await c.say('cancelar')).toMatch(/Seguro que quieres cancelar/);
+    expect(await c.say('sí')).toMatch(/lo dejamos aquí/);
     expect(await c.say('Av. Juárez 10')).toMatch(/no entendí/);
     c.close();
   });

@@ -29,6 +29,7 @@ CREATE TABLE "subscriptions" (
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
+ALTER TABLE "cases" ADD COLUMN "geo_source" text;--> statement-breakpoint
 ALTER TABLE "cases" ADD COLUMN "hotspot_id" text;--> statement-breakpoint
 ALTER TABLE "cases" ADD COLUMN "incident_id" uuid;--> statement-breakpoint
 ALTER TABLE "cases" ADD COLUMN "consent_at" timestamp with time zone;--> statement-breakpoint
