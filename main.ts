@@ -462,7 +462,14 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   // Routes
   http.setErrorHandler((err: Error & { statusCode?: number; code?: string }, req, reply) => {
-    const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;
+    const status =
+      err instanceof z.ZodError
+        ? 400
+        : err instanceof ToolkitError && err.code === 'STORE_NOT_FOUND'
+          ? 404
+          : err.statusCode && err.statusCode >= 400 && err.statusCode < 600
+            ? err.statusCode
+            : 500;
     if (status >= 500)
       log.error({ code: err.code, err: err.message, url: req.url.split('?')[0] }, 'request failed');
     const code =
@@ -473,7 +480,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
           : status < 500
             ? 'CHANNEL_PAYLOAD_INVALID'
             : 'HTTP_INTERNAL';
-    void reply.status(status).send({ code, message: status >= 500 ? 'Internal error' : err.message });
+    const message =
+      status >= 500
+        ? 'Internal error'
+        : err instanceof z.ZodError
+          ? err.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')
+          : err.message;
+    void reply.status(status).send({ code, message });
   });
   http.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send({ code: 'HTTP_NOT_FOUND', message: 'Not found' });
@@ -544,6 +557,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   http.get('/', async (_req, reply) =>
     reply.header('content-type', 'text/html; charset=utf-8').send(demoHtml),
   );
+  const privacyHtml = readFileSync(resolve(ROOT, 'channels/webchat-widget/privacy.html'), 'utf8').replaceAll(
+    '{{municipality}}',
+    escapeHtml(catalog.municipality),
+  );
+  http.get('/privacidad', async (_req, reply) =>
+    reply.header('content-type', 'text/html; charset=utf-8').send(privacyHtml),
+  );
   http.get('/healthz', async () => ({ status: 'ok' }));
   http.get('/readyz', async (_req, reply) => {
     try {
@@ -560,7 +580,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 
-  if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox);
+  if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox, runtime);
 
   await webchatAdapter.start?.((inbound) => runtime.handle(inbound).then(() => undefined));
   await runtime.start();
@@ -601,7 +621,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
   };
 }
 
-function registerAdmin(http: FastifyInstance, token: string, store: CaseStore, outbox: OutboxStore): void {
+function registerAdmin(
+  http: FastifyInstance,
+  token: string,
+  store: CaseStore,
+  outbox: OutboxStore,
+  runtime: Runtime,
+): void {
   const expected = Buffer.from(`Bearer ${token}`);
   http.register(
     async (admin) => {
@@ -653,6 +679,45 @@ function registerAdmin(http: FastifyInstance, token: string, store: CaseStore, o
       admin.get('/conversations/:id/messages', async (req) => {
         const { id } = z.object({ id: z.string().uuid() }).parse(req.params);
         return { messages: await store.listMessages(id as ConversationId) };
+      });
+      admin.get('/incidents', async (req) => {
+        const q = z.object({ status: z.enum(['open', 'resolved']).optional(), limit }).parse(req.query);
+        return {
+          incidents: await store.listIncidents({ ...(q.status ? { status: q.status } : {}), limit: q.limit }),
+        };
+      });
+      admin.post('/incidents/:hotspotId/resolve', async (req, reply) => {
+        const { hotspotId } = z.object({ hotspotId: z.string().min(1).max(100) }).parse(req.params);
+        const body = z
+          .object({ note: z.string().max(1000).optional(), by: z.string().max(100).optional() })
+          .parse(req.body ?? {});
+        const done = await runtime.staff.resolveIncident({
+          hotspotId,
+          ...(body.note ? { note: body.note } : {}),
+          by: `admin:${body.by ?? 'api'}`,
+        });
+        if (!done)
+          return reply
+            .status(404)
+            .send({ code: 'STORE_NOT_FOUND', message: `No open incident for ${hotspotId}` });
+        return { incident: done.incident, cases: done.cases.map((c) => c.folio), notified: done.notified };
+      });
+      admin.post('/cases/:folio/status', async (req) => {
+        const { folio } = z.object({ folio: z.string().min(1).max(40) }).parse(req.params);
+        const body = z
+          .object({
+            status: z.string().min(1).max(40),
+            note: z.string().max(1000).optional(),
+            by: z.string().max(100).optional(),
+          })
+          .parse(req.body);
+        const done = await runtime.staff.changeCaseStatus({
+          folio: folio.toUpperCase(),
+          status: body.status,
+          ...(body.note ? { note: body.note } : {}),
+          by: `admin:${body.by ?? 'api'}`,
+        });
+        return { case: done.case, notified: done.notified };
       });
       admin.get('/outbox/dead', async (req) => {
         const q = z.object({ limit }).parse(req.query);

@@ -15,6 +15,8 @@ import type { Translate } from './runtime/i18n.ts';
 import { OutboxDispatcher } from './runtime/outbox.ts';
 import type { OutboxEvents, RetryPolicy } from './runtime/outbox.ts';
 import { Router, yearIn } from './runtime/router.ts';
+import { createStaffOperations } from './runtime/staff.ts';
+import type { StaffOperations } from './runtime/staff.ts';
 import { createRuleNlu } from './runtime/understand.ts';
 import type { Clock, RuntimeLogger, RuntimeMetrics } from './runtime/types.ts';
 
@@ -65,6 +67,8 @@ export interface Runtime {
   drain(): Promise<void>;
   readonly dispatcher: OutboxDispatcher;
   readonly t: Translate;
+  /** Staff operations that notify citizens (admin API, CLI, later the desk). */
+  readonly staff: StaffOperations;
   /** Current folio year in the service timezone. */
   folioYear(now?: Date): number;
 }
@@ -114,6 +118,14 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     },
     dispatcher,
     t,
+    staff: createStaffOperations({
+      store: deps.store,
+      router,
+      catalog: deps.catalog,
+      t,
+      clock,
+      log: deps.log,
+    }),
     folioYear: (now) => yearIn(deps.settings.timeZone, now ?? clock.now()),
   };
 }

@@ -4,7 +4,7 @@
  * citizen is told when someone will answer.
  */
 import type { Dialog, DialogResult, TurnContext } from '../contract.ts';
-import { isOpen, nextOpening } from '../runtime/hours.ts';
+import { describeHours, isOpen, nextOpening } from '../runtime/hours.ts';
 
 function queueFor(ctx: TurnContext): { queue: string; category?: string } {
   const fromForm = ctx.memory.lastForm?.slots.category;
@@ -36,7 +36,10 @@ export async function handoff(ctx: TurnContext, reason: string): Promise<DialogR
     ctx.say({
       kind: 'text',
       text: next
-        ? ctx.t('talk-to-agent-queued-closed', { hours: s.serviceHours.text, next: when(ctx, next) })
+        ? ctx.t('talk-to-agent-queued-closed', {
+            hours: describeHours(s.serviceHours, ctx.locale === 'en' ? 'en' : 'es'),
+            next: when(ctx, next),
+          })
         : ctx.t('talk-to-agent-queued-closed-unknown'),
     });
   }

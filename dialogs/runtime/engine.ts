@@ -375,7 +375,7 @@ export async function runEngine(
       newFlow !== dialog &&
       u &&
       u.confidence >= TOPIC_CHANGE_CONFIDENCE &&
-      !(await flow.accepts?.(ctx(), input))
+      (unmistakable(newFlow, u) || !(await flow.accepts?.(ctx(), input)))
     ) {
       // Topic change: put the form aside, handle the new request, then offer to resume.
       if (
@@ -480,6 +480,30 @@ export async function runEngine(
     stale,
     privacyNoticeShown,
   };
+}
+
+/**
+ * A new request that is clear even while a free-text question is open (a description accepts anything): asking
+ * for a person, or naming what the other flow needs (a full folio, a procedure, a hotspot, a notice topic).
+ */
+function unmistakable(flow: DialogId, u: Understanding): boolean {
+  switch (flow) {
+    case 'talk-to-agent':
+      return true;
+    case 'case-status':
+      return Boolean(u.entities.folio?.includes('-'));
+    case 'procedure-info':
+      return Boolean(u.entities.procedure);
+    case 'hotspot-outage':
+      return Boolean(u.entities.hotspot);
+    case 'subscribe-notices':
+    case 'unsubscribe-notices':
+      return Boolean(u.entities.topic);
+    case 'main-menu':
+    case 'file-complaint':
+    case 'gender-violence-report':
+      return false;
+  }
 }
 
 /** Slots without the form's own bookkeeping (`_awaiting`, `_attempts`, …). */

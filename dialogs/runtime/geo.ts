@@ -1,10 +1,21 @@
 /** Placing a typed address: the colonia gazetteer of the catalogue. */
 import type { Colonia } from '../../integrations/contract.ts';
-import { normalize } from './understand.ts';
+import { normalize } from './text.ts';
 
 /** The colonia named in a text (canonical name or alias; the longest match wins). */
 export function findColonia(text: string, colonias: readonly Colonia[]): Colonia | undefined {
-  const t = ` ${normalize(text)} `;
+  // "… esq. Hidalgo, col. Centro": what follows the colonia marker wins over street names elsewhere.
+  const marked = /\b(?:col|colonia|fracc|fraccionamiento|ejido|congregacion|barrio|unidad)\b\.?\s+(.+)$/.exec(
+    normalize(text),
+  );
+  if (marked?.[1]) {
+    const found = longest(` ${marked[1]} `, colonias);
+    if (found) return found;
+  }
+  return longest(` ${normalize(text)} `, colonias);
+}
+
+function longest(t: string, colonias: readonly Colonia[]): Colonia | undefined {
   let best: { c: Colonia; len: number } | undefined;
   for (const c of colonias) {
     for (const name of [c.name, ...c.aliases]) {

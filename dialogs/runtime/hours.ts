@@ -87,3 +87,34 @@ export function nextOpening(
   }
   return null;
 }
+
+const DAY_NAMES: Record<'es' | 'en', string[]> = {
+  es: ['lunes', 'martes', 'miércoles', 'jueves', 'viernes', 'sábado', 'domingo'],
+  en: ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'],
+};
+
+const hhmm = (m: number) => `${Math.floor(m / 60)}:${String(m % 60).padStart(2, '0')}`;
+
+/** Opening hours in words: "lunes a viernes de 8:00 a 20:00; sábado de 9:00 a 14:00". */
+export function describeHours(hours: ServiceHours, language: 'es' | 'en'): string {
+  const names = DAY_NAMES[language];
+  const key = (d: number) => (hours.days[d] ?? []).map((i) => `${i.from}-${i.to}`).join(',');
+  const groups: { from: number; to: number; key: string }[] = [];
+  for (let d = 1; d <= 7; d++) {
+    const k = key(d);
+    if (!k) continue;
+    const last = groups.at(-1);
+    if (last && last.key === k && last.to === d - 1) last.to = d;
+    else groups.push({ from: d, to: d, key: k });
+  }
+  const [to, from, and] = language === 'es' ? [' a ', 'de ', ' y '] : [' to ', '', ' and '];
+  return groups
+    .map((g) => {
+      const days = g.from === g.to ? names[g.from - 1]! : `${names[g.from - 1]!}${to}${names[g.to - 1]!}`;
+      const times = (hours.days[g.from] ?? [])
+        .map((i) => `${from}${hhmm(i.from)}${language === 'es' ? ' a ' : '–'}${hhmm(i.to)}`)
+        .join(and);
+      return `${days} ${times}`;
+    })
+    .join('; ');
+}

@@ -11,17 +11,10 @@ import type {
   NluResult,
   NoticeTopic,
 } from '../../integrations/contract.ts';
+import { findColonia } from './geo.ts';
+import { normalize } from './text.ts';
 
-/** Lowercase, strip accents and punctuation, collapse spaces. */
-export function normalize(text: string): string {
-  return text
-    .normalize('NFD')
-    .replace(/[\u0300-\u036f]/g, '')
-    .toLowerCase()
-    .replace(/[¿?¡!.,;:()"“”«»]/g, ' ')
-    .replace(/\s+/g, ' ')
-    .trim();
-}
+export { normalize } from './text.ts';
 
 const SPOKEN: Record<string, string> = {
   cero: '0',
@@ -118,9 +111,9 @@ const TOPICS: [NoticeTopic, RegExp][] = [
 function match<T>(t: string, items: readonly T[], names: (i: T) => string[]): T | undefined {
   let best: { i: T; len: number } | undefined;
   for (const i of items) {
-    for (const n of names(i)) {
+    for (const n of names(i).flatMap((x) => [x, x.replace(/^(el|la|los|las|the)\s+/i, '')])) {
       const nn = normalize(n);
-      if (nn.length >= 3 && ` ${t} `.includes(` ${nn} `) && (!best || nn.length > best.len))
+      if (nn.length >= 4 && ` ${t} `.includes(` ${nn} `) && (!best || nn.length > best.len))
         best = { i, len: nn.length };
     }
   }
@@ -132,7 +125,7 @@ export function ruleEntities(text: string, catalog: Catalog, folioPrefix: string
   const t = normalize(text);
   const cats = findCategories(text, catalog.categories);
   const folio = extractFolio(text, folioPrefix);
-  const colonia = match(t, catalog.colonias, (c) => [c.name, ...c.aliases]);
+  const colonia = findColonia(text, catalog.colonias);
   const hotspot = match(t, catalog.hotspots, (h) => [h.name, ...h.aliases]);
   const procedure = match(t, catalog.procedures, (p) => [p.name, ...p.keywords]);
   const topic = TOPICS.find(([, re]) => re.test(t))?.[0];
