@@ -67,7 +67,7 @@ export const subscribeNotices = defineForm({
       return { status: 'complete' };
     }
     const topic = String(ctx.slots.topic);
-    const colonia = String(ctx.slots.colonia ?? '');
+    const colonia = typeof ctx.slots.colonia === 'string' ? ctx.slots.colonia : '';
     await ctx.subscribe(topic, colonia);
     ctx.say({
       kind: 'text',
