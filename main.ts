@@ -14,15 +14,15 @@ import client from 'prom-client';
 import { Server as SocketServer } from 'socket.io';
 import { z } from 'zod';
 import { ToolkitError } from './channels/contract.ts';
-import type { ChannelAdapter, ContactId, ConversationId } from './channels/contract.ts';
+import type { ChannelAdapter, ContactId, ConversationId, Inbound } from './channels/contract.ts';
 import { outboundDto, webchat, webchatConfig } from './channels/index.ts';
 import type { ChatMessageDto, WebchatAdapter } from './channels/index.ts';
-import type { DeskPort } from './dialogs/contract.ts';
+import type { DeskPort, TurnOutcome } from './dialogs/contract.ts';
 import { createRuntime, parseServiceHours } from './dialogs/index.ts';
 import type { Clock, RetryPolicy, Runtime } from './dialogs/index.ts';
 import { loadCatalog } from './integrations/catalog/index.ts';
 import { IntegrationError } from './integrations/contract.ts';
-import type { CaseStore, Catalog, JobQueue, MessageRecord, OutboxStore } from './integrations/contract.ts';
+import type { CaseStore, Catalog, JobQueue, MessageRecord, Nlu, OutboxStore } from './integrations/contract.ts';
 import { createPgBossJobQueue } from './integrations/jobs/pg-boss.ts';
 import { acquireDataLock, openPglite, openPostgres, ping } from './integrations/storage/db.ts';
 import type { Database } from './integrations/storage/db.ts';
@@ -145,6 +145,10 @@ export interface AppOverrides {
   /** pg-boss polling interval (seconds). */
   readonly jobPollingSeconds?: number;
   readonly random?: () => number;
+  /** Observe every turn's outcome (trace included): the conversation runner and tests use it. */
+  readonly onTurn?: (outcome: TurnOutcome, inbound: Inbound) => void;
+  /** Replace the NLU (tests); by default the product's own. */
+  readonly nlu?: Nlu;
 }
 
 /** A built application. */
@@ -420,6 +424,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(jobs ? { jobs } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
+    ...(overrides.nlu ? { nlu: overrides.nlu } : {}),
     log: log.child({ component: 'runtime' }),
     settings: {
       folioPrefix: config.FOLIO_PREFIX,
@@ -582,7 +587,11 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
 
   if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox, runtime);
 
-  await webchatAdapter.start?.((inbound) => runtime.handle(inbound).then(() => undefined));
+  await webchatAdapter.start?.((inbound) =>
+    runtime.handle(inbound).then((outcome) => {
+      overrides.onTurn?.(outcome, inbound);
+    }),
+  );
   await runtime.start();
 
   let closing: Promise<void> | undefined;
