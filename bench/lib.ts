@@ -91,10 +91,18 @@ export interface Child {
   kill(): void;
 }
 
-/** Spawn `node --import tsx <script>` (the tsx ESM loader; Node ≥ 20.6). */
+/** The Node flags `npm start` uses (read from package.json), so the benchmark measures the same process. */
+const START_FLAGS = (() => {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+    scripts?: { start?: string };
+  };
+  return (pkg.scripts?.start ?? '').split(/\s+/).filter((a) => /^--max-|^--expose-|^--stack-/.test(a));
+})();
+
+/** Spawn `node <npm start flags> --import tsx <script>` (the tsx ESM loader; Node ≥ 20.6). */
 export function spawnTs(script: string, env: Record<string, string>): Child {
   const spawnedAt = performance.now();
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...START_FLAGS, '--import', 'tsx', script], {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -52,7 +52,11 @@ export const SCRIPT: readonly Step[] = [
   { send: () => ({ kind: 'choice', choiceId: 'menu:file-complaint' }), check: hasChoice('category:baches') },
   { send: () => ({ kind: 'choice', choiceId: 'category:baches' }), check: isText },
   { send: () => ({ kind: 'text', text: 'Hay un bache enorme frente a la escuela' }), check: isText },
-  { send: () => ({ kind: 'text', text: 'Av. Juárez 10, col. Centro' }), check: hasChoice('yes') },
+  // A different address per citizen: the same one would (rightly) be offered to join the first citizen's case.
+  {
+    send: () => ({ kind: 'text', text: `Av. Juárez ${1 + Math.floor(Math.random() * 1e9)}, col. Centro` }),
+    check: hasChoice('yes'),
+  },
   {
     send: () => ({ kind: 'text', text: 'sí' }),
     check: (m) =>
