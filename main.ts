@@ -22,7 +22,14 @@ import { createRuntime, parseServiceHours } from './dialogs/index.ts';
 import type { Clock, RetryPolicy, Runtime } from './dialogs/index.ts';
 import { loadCatalog } from './integrations/catalog/index.ts';
 import { IntegrationError } from './integrations/contract.ts';
-import type { CaseStore, Catalog, JobQueue, MessageRecord, Nlu, OutboxStore } from './integrations/contract.ts';
+import type {
+  CaseStore,
+  Catalog,
+  JobQueue,
+  MessageRecord,
+  Nlu,
+  OutboxStore,
+} from './integrations/contract.ts';
 import { createPgBossJobQueue } from './integrations/jobs/pg-boss.ts';
 import { acquireDataLock, openPglite, openPostgres, ping } from './integrations/storage/db.ts';
 import type { Database } from './integrations/storage/db.ts';
@@ -182,14 +189,18 @@ function codeOf(err: unknown): string {
   return err instanceof ToolkitError ? String((err as ToolkitError).code) : 'UNEXPECTED';
 }
 
-const PHONE = /\+?\d[\d\s().-]{8,}\d/g;
+// A Mexican phone number, not part of a longer token (folios `VER-2026-000123` and uuids stay readable).
+const PHONE = /(?<![\w-])(?:\+?52[\s-]?)?(?:\d{2,3}[\s.-]?)\d{3,4}[\s.-]?\d{4}(?![\w-])/g;
 const EMAIL = /[\w.+-]+@[\w-]+\.[\w.-]+/g;
+const SECRET_KEY = /^(secret|token|password|passwd|authorization|api[-_]?key|cookie)$/i;
 
 function scrub(value: unknown, depth = 0): unknown {
   if (typeof value === 'string') return value.replace(EMAIL, '[email]').replace(PHONE, '[phone]');
-  if (depth > 4 || value === null || typeof value !== 'object') return value;
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map((v) => scrub(v, depth + 1));
-  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, scrub(v, depth + 1)]));
+  return Object.fromEntries(
+    Object.entries(value).map(([k, v]) => [k, SECRET_KEY.test(k) ? '[redacted]' : scrub(v, depth + 1)]),
+  );
 }
 
 /** The pino logger: JSON lines, secrets redacted by path, phone numbers and e-mails scrubbed from values. */
@@ -383,6 +394,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       media,
       log: log.child({ channel: 'webchat' }),
       ...(overrides.clock ? { now: () => overrides.clock!.now() } : {}),
+      sessionExists: async (user) => (await store.findConversation('webchat', user)) !== null,
       history: async (user) => {
         const conversation = await store.findConversation('webchat', user);
         if (!conversation) return [];
@@ -522,16 +534,31 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       .status(204)
       .send();
   });
-  http.post('/webchat/uploads', { bodyLimit: 10 * 1024 * 1024 + 1 }, async (req, reply) => {
-    corsHeaders(req, reply);
-    if (req.headers.origin && !webchatAdapter.originAllowed(req.headers.origin, req.headers.host)) {
-      return reply.status(403).send({ code: 'CHANNEL_ORIGIN_FORBIDDEN', message: 'Origin not allowed' });
-    }
-    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const result = await webchatAdapter.upload({ headers: req.headers, ip: req.ip, body });
-    if (result.headers) void reply.headers(result.headers);
-    return reply.status(result.status).send(result.body);
-  });
+  http.post(
+    '/webchat/uploads',
+    {
+      bodyLimit: 10 * 1024 * 1024 + 1,
+      // Rate limit, credentials and declared size are checked before the body is read.
+      onRequest: async (req, reply) => {
+        const early = webchatAdapter.precheckUpload({ headers: req.headers, ip: req.ip });
+        if (early) {
+          corsHeaders(req, reply);
+          if (early.headers) void reply.headers(early.headers);
+          return reply.status(early.status).send(early.body);
+        }
+      },
+    },
+    async (req, reply) => {
+      corsHeaders(req, reply);
+      if (req.headers.origin && !webchatAdapter.originAllowed(req.headers.origin, req.headers.host)) {
+        return reply.status(403).send({ code: 'CHANNEL_ORIGIN_FORBIDDEN', message: 'Origin not allowed' });
+      }
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const result = await webchatAdapter.upload({ headers: req.headers, ip: req.ip, body });
+      if (result.headers) void reply.headers(result.headers);
+      return reply.status(result.status).send(result.body);
+    },
+  );
 
   let widget: Promise<string> | undefined;
   const widgetJs = () =>

@@ -105,6 +105,8 @@ export interface WebchatDeps {
   readonly media: MediaStore;
   /** Past messages of a session, for resuming after reload. */
   readonly history: (user: string) => Promise<ChatMessageDto[]>;
+  /** Whether a session is known from earlier turns (uploads need a real session). */
+  readonly sessionExists: (user: string) => Promise<boolean>;
   readonly log: ChannelLogger;
   readonly now?: () => Date;
 }
@@ -118,6 +120,8 @@ export interface UploadResult {
 
 /** The web-chat adapter, with its HTTP upload handler and origin check. */
 export interface WebchatAdapter extends ChannelAdapter {
+  /** Cheap checks before the body is read (rate limit, credentials shape, type, declared size); null to go on. */
+  precheckUpload(req: { headers: Record<string, string | string[] | undefined>; ip: string }): UploadResult | null;
   upload(req: {
     headers: Record<string, string | string[] | undefined>;
     ip: string;
@@ -175,9 +179,10 @@ function clientIp(
   trustProxy: boolean,
 ): string {
   if (trustProxy) {
+    // The rightmost entry is the one our own proxy appended; anything left of it is client-supplied.
     const xff = headers['x-forwarded-for'];
-    const first = (Array.isArray(xff) ? xff[0] : xff)?.split(',')[0]?.trim();
-    if (first) return first;
+    const last = (Array.isArray(xff) ? xff.at(-1) : xff)?.split(',').at(-1)?.trim();
+    if (last) return last;
   }
   return fallback;
 }
@@ -202,6 +207,8 @@ export const webchat = defineChannel({
     const msgLimiter = createLimiter(config.messagesPerIp);
     const uploadLimiter = createLimiter(config.uploadsPerIp);
     const open = new Map<string, number>();
+    /** Sessions with a socket connected to this node (count of sockets). */
+    const connected = new Map<string, number>();
     const allowed = new Set(config.allowedOrigins.map((o) => originOf(o) ?? o));
     const publicOrigin = originOf(config.publicOrigin);
     let emit: Emit | undefined;
@@ -212,6 +219,44 @@ export const webchat = defineChannel({
       if (allowed.has('*') || allowed.has(origin) || origin === publicOrigin) return true;
       const o = originOf(origin);
       return o !== undefined && host !== undefined && new URL(o).host === host;
+    };
+
+    /** The upload's credentials and type, or the error to answer. */
+    const checkShape = (
+      headers: Record<string, string | string[] | undefined>,
+    ): UploadResult | { secret: string } => {
+      const auth = headers.authorization;
+      const secret = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
+      if (!secret || !SECRET_RE.test(secret)) {
+        return {
+          status: 401,
+          body: {
+            code: 'CHANNEL_SESSION_INVALID',
+            message: 'Send the chat session secret as a Bearer token.',
+          },
+        };
+      }
+      const type =
+        String(headers['content-type'] ?? '')
+          .split(';')[0]
+          ?.trim()
+          .toLowerCase() ?? '';
+      if (!type.startsWith('image/')) {
+        return {
+          status: 415,
+          body: {
+            code: 'CHANNEL_UPLOAD_INVALID',
+            message: 'Only images can be uploaded (Content-Type image/*).',
+          },
+        };
+      }
+      if (Number(headers['content-length'] ?? 0) > MAX_IMAGE_BYTES) {
+        return {
+          status: 413,
+          body: { code: 'CHANNEL_UPLOAD_TOO_LARGE', message: 'Images must be 10 MB or smaller.' },
+        };
+      }
+      return { secret };
     };
 
     const ipOf = (socket: Socket) =>
@@ -327,6 +372,12 @@ export const webchat = defineChannel({
         if (n <= 0) open.delete(ip);
         else open.set(ip, n);
       });
+      connected.set(user, (connected.get(user) ?? 0) + 1);
+      socket.on('disconnect', () => {
+        const n = (connected.get(user) ?? 1) - 1;
+        if (n <= 0) connected.delete(user);
+        else connected.set(user, n);
+      });
       void socket.join(`s:${user}`);
       socket.emit('session', { secret, resumed });
       if (resumed) {
@@ -340,7 +391,14 @@ export const webchat = defineChannel({
         socket.emit('history', { messages: [] });
       }
       socket.on('message.send', (payload: unknown, ack: unknown) => {
-        void onMessage(socket, user, locale, payload, ack);
+        onMessage(socket, user, locale, payload, ack).catch((err: unknown) => {
+          // Never let one message take the process down (e.g. the database restarting under a media lookup).
+          deps.log.error(
+            { channel: NAME, err: err instanceof Error ? err.message : String(err) },
+            'web-chat message failed',
+          );
+          fail(ack, 'CHANNEL_UNAVAILABLE', 'The message could not be processed; send it again.');
+        });
       });
       socket.onAny((event: string, ...args: unknown[]) => {
         if (event === 'message.send') return;
@@ -383,13 +441,14 @@ export const webchat = defineChannel({
       },
       async send(address, outbound, ctx) {
         if (!address.user) throw new ChannelError('CHANNEL_REJECTED', 'Address without a session');
-        const id = ctx.idempotencyKey.replace(/^out:/, '').replace(/#\d+$/, '') || randomUUID();
+        // A long message is sent in parts (`…#0`, `…#1`): each part keeps its own id so the widget shows all.
+        const id = ctx.idempotencyKey.replace(/^out:/, '') || randomUUID();
         // Stored history covers sessions that are offline now; the room (across nodes with the Redis adapter)
         // covers the open tabs.
         nsp.to(`s:${address.user}`).emit('message.created', outboundDto(id, outbound, now()));
         return { externalId: ctx.idempotencyKey };
       },
-      async upload(req) {
+      precheckUpload(req) {
         const ip = clientIp(req.headers, req.ip, config.trustProxy);
         if (!uploadLimiter.take(ip)) {
           const retry = uploadLimiter.retryAfterMs(ip);
@@ -399,28 +458,21 @@ export const webchat = defineChannel({
             body: { code: 'CHANNEL_RATE_LIMITED', message: 'Too many uploads; wait a moment.' },
           };
         }
-        const auth = req.headers.authorization;
-        const secret = typeof auth === 'string' ? /^Bearer\s+(\S+)$/i.exec(auth)?.[1] : undefined;
-        if (!secret || !SECRET_RE.test(secret)) {
+        const shape = checkShape(req.headers);
+        return 'status' in shape ? shape : null;
+      },
+      async upload(req) {
+        const shape = checkShape(req.headers);
+        if ('status' in shape) return shape;
+        const { secret } = shape;
+        const user = secretKey(secret);
+        // Only a real session may store files: one connected now, or one with an earlier conversation.
+        if (!connected.has(user) && !(await deps.sessionExists(user))) {
           return {
             status: 401,
             body: {
               code: 'CHANNEL_SESSION_INVALID',
-              message: 'Send the chat session secret as a Bearer token.',
-            },
-          };
-        }
-        const type =
-          String(req.headers['content-type'] ?? '')
-            .split(';')[0]
-            ?.trim()
-            .toLowerCase() ?? '';
-        if (!type.startsWith('image/')) {
-          return {
-            status: 415,
-            body: {
-              code: 'CHANNEL_UPLOAD_INVALID',
-              message: 'Only images can be uploaded (Content-Type image/*).',
+              message: 'Unknown chat session; connect to the chat first.',
             },
           };
         }
@@ -432,11 +484,7 @@ export const webchat = defineChannel({
         }
         try {
           const clean = await sanitizeImage(req.body);
-          const stored = await deps.media.save({
-            bytes: clean.bytes,
-            mime: clean.mime,
-            contactHint: secretKey(secret),
-          });
+          const stored = await deps.media.save({ bytes: clean.bytes, mime: clean.mime, contactHint: user });
           return { status: 201, body: { mediaId: stored.id, mime: stored.mime, bytes: stored.bytes } };
         } catch (err) {
           if (err instanceof ChannelError) {

@@ -14,8 +14,26 @@ export interface CleanImage {
   readonly mime: string;
 }
 
-/** Decode, strip metadata and re-encode an image. */
-export async function sanitizeImage(input: Buffer): Promise<CleanImage> {
+// Decoding a large photo takes ~100–200 MB: at most two at a time per process, the rest wait their turn.
+let running = 0;
+const waiting: (() => void)[] = [];
+async function withSlot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try {
+    return await fn();
+  } finally {
+    running--;
+    waiting.shift()?.();
+  }
+}
+
+/** Decode, strip metadata and re-encode an image (two at a time per process). */
+export function sanitizeImage(input: Buffer): Promise<CleanImage> {
+  return withSlot(() => sanitize(input));
+}
+
+async function sanitize(input: Buffer): Promise<CleanImage> {
   // Loaded on first use: libvips costs memory that a server without uploads should not pay.
   const { default: sharp } = await import('sharp');
   if (input.length === 0) throw new ChannelError('CHANNEL_UPLOAD_INVALID', 'The upload is empty');

@@ -50,8 +50,14 @@ export function extractFolio(text: string, prefix: string): string | undefined {
     .join(' ')
     .replace(/(?<=\d)\s+(?=\d)/g, (m) => (m.length === 1 ? '' : m));
   const t = spoken.toUpperCase().replace(/(?<=[\d-])O|O(?=\d)/g, '0');
-  const full = new RegExp(`\\b${prefix}[\\s-]*(\\d{4})[\\s-]*(\\d{1,7})\\b`).exec(t);
-  if (full) return `${prefix}-${full[1]}-${(full[2] ?? '').padStart(6, '0')}`;
+  // Keep the prefix the citizen wrote: another prefix is another case, never ours by accident.
+  const full = new RegExp(`\\b(${prefix}|[A-Z]{2,6})[\\s-]*(20\\d{2})[\\s-]*(\\d{1,7})\\b`).exec(t);
+  if (full) {
+    const written = /^(FOLIO|MI|EL|LA|NUM|NUMERO|REPORTE|CASO|CASE|NO|DEL|DE)$/.test(full[1] ?? '')
+      ? prefix
+      : full[1];
+    return `${written}-${full[2]}-${(full[3] ?? '').padStart(6, '0')}`;
+  }
   const yearNum = /\b(20\d{2})[\s-]+(\d{1,7})\b/.exec(t);
   if (yearNum && /FOLIO|REPORTE|CASE|NUMERO|NÚMERO|#/.test(t)) {
     return `${prefix}-${yearNum[1]}-${(yearNum[2] ?? '').padStart(6, '0')}`;

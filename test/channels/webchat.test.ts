@@ -50,6 +50,7 @@ async function startRig(config: Partial<WebchatConfig> = {}, history: ChatMessag
     io: ioServer,
     media: memoryMedia(),
     history: async () => history,
+    sessionExists: async () => false,
     log: createLogger('debug', sink),
   });
   const events: Inbound[] = [];

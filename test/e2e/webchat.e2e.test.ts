@@ -216,7 +216,19 @@ describe('web chat end to end', () => {
     expect(await garbage.json()).toMatchObject({ code: 'CHANNEL_UPLOAD_INVALID' });
     const big = await post({ ...auth, 'content-type': 'image/jpeg' }, Buffer.alloc(10 * 1024 * 1024 + 10, 1));
     expect(big.status).toBe(413);
-    const badJson = await post({ ...auth, 'content-type': 'application/json' }, '{not json');
+    // A made-up secret is not a session: nothing is stored for it.
+    const stranger = await post(
+      { authorization: `Bearer ${'x'.repeat(32)}`, 'content-type': 'image/jpeg' },
+      jpeg,
+    );
+    expect(stranger.status).toBe(401);
+    expect(await stranger.json()).toMatchObject({ code: 'CHANNEL_SESSION_INVALID' });
+    // Non-JSON to a JSON endpoint.
+    const badJson = await fetch(`${t.url}/admin/cases/VER-2026-000001/status`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer test-admin-token-123456', 'content-type': 'application/json' },
+      body: '{not json',
+    });
     expect(badJson.status).toBe(400);
     expect(await badJson.json()).toMatchObject({ code: 'CHANNEL_PAYLOAD_INVALID' });
     c.close();
