@@ -452,13 +452,16 @@ export interface OutboxEntry {
   readonly nextAttemptAt: Date;
   readonly lastError: string | null;
   readonly lastInboundAt: Date | null;
+  /** The token of the current lease; only its holder may record the outcome. */
+  readonly leaseToken: string | null;
 }
 
 /** Durable delivery bookkeeping. Leases make concurrent dispatchers (threads, nodes) safe. */
 export interface OutboxStore {
   /**
    * Take entries for delivery: the named ids, or (without ids) entries due by `now`. An entry leased by someone
-   * else until after `now` is skipped. Attempts are counted here.
+   * else until after `now` is skipped, and so is an entry with an older undelivered entry in its conversation
+   * (replies go out in order). Attempts are counted here.
    */
   lease(opts: {
     ids?: readonly string[];
@@ -466,12 +469,17 @@ export interface OutboxStore {
     leaseMs: number;
     limit?: number;
   }): Promise<OutboxEntry[]>;
-  /** Delivery succeeded: entry `sent`, message `sent` with the provider id. */
-  markSent(id: string, externalId: string, now: Date): Promise<void>;
+  /**
+   * Delivery succeeded: entry `sent`, message `sent` with the provider id. The `mark*` calls take the lease token
+   * and return false when the lease was lost (it expired and someone else took the entry).
+   */
+  markSent(id: string, leaseToken: string, externalId: string, now: Date): Promise<boolean>;
   /** Retryable failure: back to `retrying` until `nextAttemptAt`. */
-  markRetry(id: string, error: string, nextAttemptAt: Date, now: Date): Promise<void>;
+  markRetry(id: string, leaseToken: string, error: string, nextAttemptAt: Date, now: Date): Promise<boolean>;
   /** Permanent failure: entry `dead`, message `failed` with the reason shown to agents. */
-  markDead(id: string, reason: string, now: Date): Promise<void>;
+  markDead(id: string, leaseToken: string, reason: string, now: Date): Promise<boolean>;
+  /** Give a leased entry back without counting the attempt (it waits behind an earlier message). */
+  release(id: string, leaseToken: string): Promise<void>;
   /** Entries not yet sent nor dead. */
   depth(): Promise<number>;
   /** Read one entry. */

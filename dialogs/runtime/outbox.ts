@@ -129,43 +129,56 @@ export class OutboxDispatcher {
       leaseMs: this.#deps.leaseMs ?? 60_000,
       limit: opts.ids ? opts.ids.length : 50,
     });
-    // Entries of one conversation go out in order; a retryable failure holds back the rest of that conversation.
-    const held = new Map<string, Date>();
+    // Entries of one conversation go out in order; a retryable failure holds back the rest of that conversation
+    // (given back without counting an attempt; the lease keeps them behind the failed one until it is delivered).
+    const held = new Set<string>();
+    let unblocked = false;
     for (const entry of entries) {
-      const heldUntil = held.get(entry.conversationId);
-      if (heldUntil) {
-        await store.markRetry(entry.id, 'held behind an earlier message', heldUntil, now());
+      if (held.has(entry.conversationId)) {
+        await store.release(entry.id, entry.leaseToken ?? '');
         continue;
       }
-      const next = await this.#attempt(entry);
-      if (next) held.set(entry.conversationId, next);
+      const outcome = await this.#attempt(entry);
+      if (outcome === 'retry') held.add(entry.conversationId);
+      if (outcome !== 'retry' && entry.attempts > 1) unblocked = true;
     }
+    // A retried reply just went out (or died): replies queued behind it may go now (a sweep took them already).
+    if (unblocked && opts.ids) void this.#track(this.sweep());
   }
 
-  /** One attempt; returns the retry time when the entry was rescheduled. */
-  async #attempt(entry: OutboxEntry): Promise<Date | undefined> {
+  /** One attempt. */
+  async #attempt(entry: OutboxEntry): Promise<'sent' | 'retry' | 'dead' | 'lost'> {
     const { store, now, log, events } = this.#deps;
+    const token = entry.leaseToken ?? '';
+    const lost = () => {
+      // The lease expired during a slow send and another dispatcher took the entry: it records the outcome.
+      log.warn(
+        { outboxId: entry.id, channel: entry.channel },
+        'outbox lease lost; outcome left to the new holder',
+      );
+      return 'lost' as const;
+    };
     const adapter = this.#deps.channels.get(entry.channel);
     if (!adapter) {
       const reason = `CHANNEL_NOT_CONFIGURED: no adapter for channel "${entry.channel}"`;
-      await store.markDead(entry.id, reason, now());
+      if (!(await store.markDead(entry.id, token, reason, now()))) return lost();
       events?.dead?.(entry, reason);
-      return undefined;
+      return 'dead';
     }
     try {
       const delivery = await adapter.send(entry.address, entry.outbound, {
         idempotencyKey: entry.idempotencyKey,
         ...(entry.lastInboundAt ? { lastInboundAt: entry.lastInboundAt } : {}),
       });
-      await store.markSent(entry.id, delivery.externalId, now());
+      if (!(await store.markSent(entry.id, token, delivery.externalId, now()))) return lost();
       events?.sent?.(entry, delivery.externalId);
-      return undefined;
+      return 'sent';
     } catch (err) {
       const { reason, retryable, retryAfterMs } = reasonOf(err);
       if (retryable && entry.attempts < this.#policy.maxAttempts) {
         const delay = backoffMs(this.#policy, entry.attempts, this.#deps.random ?? Math.random, retryAfterMs);
         const at = new Date(now().getTime() + delay);
-        await store.markRetry(entry.id, reason, at, now());
+        if (!(await store.markRetry(entry.id, token, reason, at, now()))) return lost();
         events?.retry?.(entry, reason, at);
         log.warn(
           { outboxId: entry.id, channel: entry.channel, attempts: entry.attempts, delayMs: delay, reason },
@@ -179,13 +192,13 @@ export class OutboxDispatcher {
               log.warn({ err: describe(e) }, 'could not enqueue outbox retry');
             });
         }
-        return at;
+        return 'retry';
       }
       const final = retryable ? `${reason} (gave up after ${entry.attempts} attempts)` : reason;
-      await store.markDead(entry.id, final, now());
+      if (!(await store.markDead(entry.id, token, final, now()))) return lost();
       events?.dead?.(entry, final);
       log.warn({ outboxId: entry.id, channel: entry.channel, reason: final }, 'outbox entry dead-lettered');
-      return undefined;
+      return 'dead';
     }
   }
 }

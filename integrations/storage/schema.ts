@@ -217,6 +217,8 @@ export const outbox = pgTable(
     attempts: integer('attempts').notNull().default(0),
     nextAttemptAt: ts('next_attempt_at').notNull().defaultNow(),
     leasedUntil: ts('leased_until'),
+    /** Fences a lease: only the holder of the current token may record the outcome. */
+    leaseToken: uuid('lease_token'),
     lastError: text('last_error'),
     lastInboundAt: ts('last_inbound_at'),
     seq: bigserial('seq', { mode: 'number' }).notNull(),
@@ -227,6 +229,7 @@ export const outbox = pgTable(
     uniqueIndex('outbox_idempotency_uq').on(t.idempotencyKey),
     uniqueIndex('outbox_message_uq').on(t.messageId),
     index('outbox_due_idx').on(t.status, t.nextAttemptAt),
+    index('outbox_conversation_idx').on(t.conversationId, t.seq),
     check('outbox_status_ck', sql`${t.status} in ('pending', 'sending', 'retrying', 'sent', 'dead')`),
   ],
 );

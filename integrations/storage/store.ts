@@ -187,6 +187,7 @@ function toOutbox(r: Row): OutboxEntry {
     nextAttemptAt: date(r.next_attempt_at),
     lastError: strOrNull(r.last_error),
     lastInboundAt: dateOrNull(r.last_inbound_at),
+    leaseToken: strOrNull(r.lease_token),
   };
 }
 
@@ -737,58 +738,88 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
     async lease({ ids, now, leaseMs, limit }) {
       const nowIso = now.toISOString();
       const until = new Date(now.getTime() + leaseMs).toISOString();
-      const byId = ids !== undefined;
+      const token = randomUUID();
+      const candidate = (t: SQL) =>
+        ids !== undefined
+          ? sql`${t}.id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid)
+                and (${t}.status in ('pending', 'retrying') or (${t}.status = 'sending' and ${t}.leased_until < ${nowIso}::timestamptz))`
+          : sql`((${t}.status in ('pending', 'retrying') and ${t}.next_attempt_at <= ${nowIso}::timestamptz)
+                 or (${t}.status = 'sending' and ${t}.leased_until < ${nowIso}::timestamptz))`;
       const rows = await run(
         db,
         sql`update outbox set status = 'sending', attempts = attempts + 1, leased_until = ${until}::timestamptz,
-                   updated_at = ${nowIso}::timestamptz
+                   lease_token = ${token}::uuid, updated_at = ${nowIso}::timestamptz
             where id in (
-              select id from outbox
-              where ${
-                byId
-                  ? sql`id in (select jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb)::uuid) and (status in ('pending', 'retrying') or (status = 'sending' and leased_until < ${nowIso}::timestamptz))`
-                  : sql`((status in ('pending', 'retrying') and next_attempt_at <= ${nowIso}::timestamptz)
-                         or (status = 'sending' and leased_until < ${nowIso}::timestamptz))`
-              }
-              order by seq limit ${limit ?? 100}
+              select o.id from outbox o
+              where ${candidate(sql.raw('o'))}
+                -- Replies go out in order: an older undelivered reply that is not itself being taken now blocks.
+                and not exists (
+                  select 1 from outbox p
+                  where p.conversation_id = o.conversation_id and p.seq < o.seq
+                    and p.status in ('pending', 'retrying', 'sending')
+                    and not (${candidate(sql.raw('p'))})
+                )
+              order by o.seq limit ${limit ?? 100}
               for update skip locked
             )
             returning *`,
       );
-      return rows.map(toOutbox).sort((a, b) => (ids ? ids.indexOf(a.id) - ids.indexOf(b.id) : 0));
+      // RETURNING has no order: hand entries out in the order they were written.
+      return rows.sort((a, b) => Number(a.seq) - Number(b.seq)).map(toOutbox);
     },
 
-    async markSent(id, externalId, now) {
-      await run(
+    async markSent(id, leaseToken, externalId, now) {
+      const rows = await run(
         db,
         sql`with o as (
-              update outbox set status = 'sent', leased_until = null, last_error = null, updated_at = ${now.toISOString()}::timestamptz
-              where id = ${id}::uuid returning message_id
+              update outbox set status = 'sent', leased_until = null, lease_token = null, last_error = null,
+                     updated_at = ${now.toISOString()}::timestamptz
+              where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
+              returning message_id
+            ), m as (
+              update messages set status = case when messages.status = 'pending' then 'sent' else messages.status end,
+                     external_id = ${externalId}, failure_reason = null, updated_at = ${now.toISOString()}::timestamptz
+              from o where messages.id = o.message_id
             )
-            update messages set status = case when messages.status = 'pending' then 'sent' else messages.status end,
-                   external_id = ${externalId}, failure_reason = null, updated_at = ${now.toISOString()}::timestamptz
-            from o where messages.id = o.message_id`,
+            select count(*)::int as n from o`,
       );
+      return Number(rows[0]?.n ?? 0) > 0;
     },
 
-    async markRetry(id, error, nextAttemptAt, now) {
-      await run(
+    async markRetry(id, leaseToken, error, nextAttemptAt, now) {
+      const rows = await run(
         db,
-        sql`update outbox set status = 'retrying', leased_until = null, last_error = ${error},
+        sql`update outbox set status = 'retrying', leased_until = null, lease_token = null, last_error = ${error},
                    next_attempt_at = ${nextAttemptAt.toISOString()}::timestamptz, updated_at = ${now.toISOString()}::timestamptz
-            where id = ${id}::uuid`,
+            where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
+            returning id`,
       );
+      return rows.length > 0;
     },
 
-    async markDead(id, reason, now) {
-      await run(
+    async markDead(id, leaseToken, reason, now) {
+      const rows = await run(
         db,
         sql`with o as (
-              update outbox set status = 'dead', leased_until = null, last_error = ${reason}, updated_at = ${now.toISOString()}::timestamptz
-              where id = ${id}::uuid returning message_id
+              update outbox set status = 'dead', leased_until = null, lease_token = null, last_error = ${reason},
+                     updated_at = ${now.toISOString()}::timestamptz
+              where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
+              returning message_id
+            ), m as (
+              update messages set status = 'failed', failure_reason = ${reason}, updated_at = ${now.toISOString()}::timestamptz
+              from o where messages.id = o.message_id
             )
-            update messages set status = 'failed', failure_reason = ${reason}, updated_at = ${now.toISOString()}::timestamptz
-            from o where messages.id = o.message_id`,
+            select count(*)::int as n from o`,
+      );
+      return Number(rows[0]?.n ?? 0) > 0;
+    },
+
+    async release(id, leaseToken) {
+      await run(
+        db,
+        sql`update outbox set status = case when attempts > 1 then 'retrying' else 'pending' end,
+                   attempts = greatest(attempts - 1, 0), leased_until = null, lease_token = null, updated_at = now()
+            where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'`,
       );
     },
 

@@ -66,8 +66,8 @@ export function outboxContract(backend: Backend): void {
 
     it('marks sent: entry done, message sent with the provider id', async () => {
       const [id] = await write('hola');
-      await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
-      await outbox.markSent(id!, 'prov-1', at(10));
+      const [e] = await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
+      expect(await outbox.markSent(id!, e!.leaseToken!, 'prov-1', at(10))).toBe(true);
       expect((await outbox.get(id!))?.status).toBe('sent');
       const [msg] = await store.listMessages(conv.id);
       expect(msg).toMatchObject({ status: 'sent', externalId: 'prov-1' });
@@ -77,8 +77,10 @@ export function outboxContract(backend: Backend): void {
 
     it('reschedules a retry and hands it out only when due', async () => {
       const [id] = await write('hola');
-      await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
-      await outbox.markRetry(id!, 'CHANNEL_UNAVAILABLE: 503', at(5_000), at(10));
+      const [e] = await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
+      expect(await outbox.markRetry(id!, e!.leaseToken!, 'CHANNEL_UNAVAILABLE: 503', at(5_000), at(10))).toBe(
+        true,
+      );
       expect(await outbox.get(id!)).toMatchObject({
         status: 'retrying',
         lastError: 'CHANNEL_UNAVAILABLE: 503',
@@ -91,8 +93,10 @@ export function outboxContract(backend: Backend): void {
 
     it('dead-letters with the reason recorded on the message', async () => {
       const [id] = await write('hola');
-      await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
-      await outbox.markDead(id!, 'CHANNEL_REJECTED: 400 invalid recipient', at(10));
+      const [e] = await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
+      expect(
+        await outbox.markDead(id!, e!.leaseToken!, 'CHANNEL_REJECTED: 400 invalid recipient', at(10)),
+      ).toBe(true);
       const [msg] = await store.listMessages(conv.id);
       expect(msg).toMatchObject({
         status: 'failed',
@@ -112,6 +116,35 @@ export function outboxContract(backend: Backend): void {
       const taken = [...a, ...b].map((e) => e.id);
       expect(new Set(taken).size).toBe(taken.length);
       expect(taken.sort()).toEqual([...ids].sort());
+    });
+
+    it('fences leases: a worker whose lease expired cannot overwrite the outcome of the new holder', async () => {
+      const [id] = await write('hola');
+      const [a] = await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
+      const [b] = await outbox.lease({ ids: [id!], now: at(61_000), leaseMs: 60_000 });
+      expect(b!.leaseToken).not.toBe(a!.leaseToken);
+      expect(await outbox.markSent(id!, b!.leaseToken!, 'prov-b', at(61_500))).toBe(true);
+      expect(await outbox.markRetry(id!, a!.leaseToken!, 'late failure', at(70_000), at(62_000))).toBe(false);
+      expect(await outbox.get(id!)).toMatchObject({ status: 'sent' });
+      expect(await outbox.lease({ now: at(100_000), leaseMs: 1000 })).toHaveLength(0);
+    });
+
+    it('keeps replies in order: a newer reply waits behind an older undelivered one', async () => {
+      const [first] = await write('primero');
+      const [e1] = await outbox.lease({ ids: [first!], now: t0, leaseMs: 60_000 });
+      await outbox.markRetry(first!, e1!.leaseToken!, 'CHANNEL_UNAVAILABLE: 503', at(5_000), at(10));
+      const [second] = await write('segundo');
+      expect(await outbox.lease({ ids: [second!], now: at(20), leaseMs: 60_000 })).toHaveLength(0);
+      expect(await outbox.lease({ now: at(1_000), leaseMs: 60_000 })).toHaveLength(0);
+      const due = await outbox.lease({ now: at(5_000), leaseMs: 60_000 });
+      expect(due.map((e) => (e.outbound as { text: string }).text)).toEqual(['primero', 'segundo']);
+    });
+
+    it('gives a held entry back without counting the attempt', async () => {
+      const [id] = await write('hola');
+      const [e] = await outbox.lease({ ids: [id!], now: t0, leaseMs: 60_000 });
+      await outbox.release(id!, e!.leaseToken!);
+      expect(await outbox.get(id!)).toMatchObject({ status: 'pending', attempts: 0 });
     });
   });
 }

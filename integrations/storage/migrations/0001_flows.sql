@@ -33,6 +33,7 @@ ALTER TABLE "cases" ADD COLUMN "geo_source" text;--> statement-breakpoint
 ALTER TABLE "cases" ADD COLUMN "hotspot_id" text;--> statement-breakpoint
 ALTER TABLE "cases" ADD COLUMN "incident_id" uuid;--> statement-breakpoint
 ALTER TABLE "cases" ADD COLUMN "consent_at" timestamp with time zone;--> statement-breakpoint
+ALTER TABLE "outbox" ADD COLUMN "lease_token" uuid;--> statement-breakpoint
 ALTER TABLE "case_followers" ADD CONSTRAINT "case_followers_case_id_cases_id_fk" FOREIGN KEY ("case_id") REFERENCES "public"."cases"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "case_followers" ADD CONSTRAINT "case_followers_contact_id_contacts_id_fk" FOREIGN KEY ("contact_id") REFERENCES "public"."contacts"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
 ALTER TABLE "case_followers" ADD CONSTRAINT "case_followers_conversation_id_conversations_id_fk" FOREIGN KEY ("conversation_id") REFERENCES "public"."conversations"("id") ON DELETE set null ON UPDATE no action;--> statement-breakpoint
@@ -41,4 +42,5 @@ ALTER TABLE "subscriptions" ADD CONSTRAINT "subscriptions_conversation_id_conver
 CREATE UNIQUE INDEX "incidents_open_hotspot_uq" ON "incidents" USING btree ("hotspot_id") WHERE "incidents"."status" = 'open';--> statement-breakpoint
 CREATE UNIQUE INDEX "subscriptions_contact_topic_colonia_uq" ON "subscriptions" USING btree ("contact_id","topic","colonia");--> statement-breakpoint
 CREATE INDEX "subscriptions_topic_idx" ON "subscriptions" USING btree ("topic","colonia","active");--> statement-breakpoint
-CREATE INDEX "cases_incident_idx" ON "cases" USING btree ("incident_id");
+CREATE INDEX "cases_incident_idx" ON "cases" USING btree ("incident_id");--> statement-breakpoint
+CREATE INDEX "outbox_conversation_idx" ON "outbox" USING btree ("conversation_id","seq");
