@@ -21,6 +21,7 @@ import type { DeskPort, TurnOutcome } from './dialogs/contract.ts';
 import { createRuntime, parseServiceHours } from './dialogs/index.ts';
 import type { Clock, RetryPolicy, Runtime } from './dialogs/index.ts';
 import { loadCatalog } from './integrations/catalog/index.ts';
+import { createNlu } from './integrations/nlu/index.ts';
 import { IntegrationError } from './integrations/contract.ts';
 import type {
   CaseStore,
@@ -84,6 +85,12 @@ export const ConfigSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     MAX_INBOUND_TEXT: z.coerce.number().int().positive().default(4096),
     PRIVACY_NOTICE_URL: z.string().url().optional(),
+    NLU_THRESHOLD: z.coerce.number().min(0).max(1).default(0.35),
+    NLU_CACHE_DIR: z.string().optional(),
+    LLM_BASE_URL: z.string().url().optional(),
+    LLM_API_KEY: z.string().default('not-needed'),
+    LLM_MODEL: z.string().default('gpt-4o-mini'),
+    LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
     WOMENS_INSTITUTE: z
       .string()
       .min(3)
@@ -279,6 +286,27 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     buckets: [3, 4, 5, 6, 7, 8, 10, 15],
     registers: [registry],
   });
+  const nlu =
+    overrides.nlu ??
+    (await createNlu({
+      catalog,
+      folioPrefix: config.FOLIO_PREFIX,
+      threshold: config.NLU_THRESHOLD,
+      // The trained model is cached by a hash of the training files, so restarts do not retrain.
+      cacheDir: config.NLU_CACHE_DIR ?? resolve(config.DATA_DIR, 'nlu'),
+      ...(config.LLM_BASE_URL
+        ? {
+            llm: {
+              baseUrl: config.LLM_BASE_URL,
+              apiKey: config.LLM_API_KEY,
+              model: config.LLM_MODEL,
+              timeoutMs: config.LLM_TIMEOUT_MS,
+            },
+          }
+        : {}),
+      log: log.child({ component: 'nlu' }),
+    }));
+
   const store = createPostgresCaseStore(db, {
     initialStatus: catalog.initialStatus,
     onTransaction: (n) => txStatements.observe(n),
@@ -436,7 +464,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(jobs ? { jobs } : {}),
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
-    ...(overrides.nlu ? { nlu: overrides.nlu } : {}),
+    nlu,
     log: log.child({ component: 'runtime' }),
     settings: {
       folioPrefix: config.FOLIO_PREFIX,
@@ -766,6 +794,9 @@ function registerAdmin(
 
 /** Run the server (`npm start`). */
 async function main(): Promise<void> {
+  // LangChain reports to LangSmith when these are set: citizens' messages must never leave the deployment that way.
+  delete process.env.LANGSMITH_TRACING;
+  delete process.env.LANGCHAIN_TRACING_V2;
   let config: Config;
   try {
     config = loadConfig();

@@ -72,6 +72,10 @@ export class OutboxDispatcher {
   readonly #deps: DispatcherDeps;
   readonly #policy: RetryPolicy;
   readonly #inflight = new Set<Promise<void>>();
+  /** Ids that could not be leased because an earlier reply of their conversation was still on its way. */
+  #waiting = new Set<string>();
+  /** How often each waiting id was tried (ids sent by another node never lease again). */
+  readonly #tries = new Map<string, number>();
   #stopped = false;
 
   constructor(deps: DispatcherDeps) {
@@ -129,6 +133,18 @@ export class OutboxDispatcher {
       leaseMs: this.#deps.leaseMs ?? 60_000,
       limit: opts.ids ? opts.ids.length : 50,
     });
+    if (opts.ids && entries.length < opts.ids.length) {
+      const got = new Set(entries.map((e) => e.id));
+      // Ids already sent elsewhere never lease again: give up on them after a while (the sweep is the backstop).
+      for (const id of opts.ids) {
+        if (got.has(id)) continue;
+        const tries = (this.#tries.get(id) ?? 0) + 1;
+        this.#tries.set(id, tries);
+        if (tries <= 20) this.#waiting.add(id);
+        else this.#tries.delete(id);
+      }
+    }
+    for (const e of entries) this.#tries.delete(e.id);
     // Entries of one conversation go out in order; a retryable failure holds back the rest of that conversation
     // (given back without counting an attempt; the lease keeps them behind the failed one until it is delivered).
     const held = new Set<string>();
@@ -144,6 +160,12 @@ export class OutboxDispatcher {
     }
     // A retried reply just went out (or died): replies queued behind it may go now (a sweep took them already).
     if (unblocked && opts.ids) void this.#track(this.sweep());
+    // Replies that waited behind the ones just delivered by this process go now (in-flight ones stay waiting).
+    if (entries.length > 0 && this.#waiting.size > 0 && !this.#stopped) {
+      const again = [...this.#waiting];
+      this.#waiting = new Set();
+      void this.#track(this.#deliver({ ids: again }));
+    }
   }
 
   /** One attempt. */

@@ -299,7 +299,10 @@ describe('citizen flows', () => {
       (m) => m.direction === 'in',
     );
     expect(inbound).toHaveLength(30);
-    expect(c.received.filter((m) => /muchos mensajes seguidos/.test(m.text ?? ''))).toHaveLength(1);
+    expect(
+      c.received.filter((m) => /muchos mensajes seguidos/.test(m.text ?? '')),
+      c.received.map((m) => m.text).join(' | '),
+    ).toHaveLength(1);
     c.close();
   });
 

@@ -42,6 +42,8 @@ export async function startTestApp(
     WEBCHAT_CONNECTIONS_PER_MINUTE: '100000',
     WEBCHAT_MESSAGES_PER_MINUTE: '100000',
     WEBCHAT_UPLOADS_PER_MINUTE: '100000',
+    // One trained NLU model for the whole run (the first app trains it, the others load it).
+    NLU_CACHE_DIR: join(process.cwd(), '.tmp', 'nlu-test-cache'),
     ...env,
   });
   const usesDataDir = env.DATA_DIR !== undefined && !overrides.database;
