@@ -121,7 +121,10 @@ export interface UploadResult {
 /** The web-chat adapter, with its HTTP upload handler and origin check. */
 export interface WebchatAdapter extends ChannelAdapter {
   /** Cheap checks before the body is read (rate limit, credentials shape, type, declared size); null to go on. */
-  precheckUpload(req: { headers: Record<string, string | string[] | undefined>; ip: string }): UploadResult | null;
+  precheckUpload(req: {
+    headers: Record<string, string | string[] | undefined>;
+    ip: string;
+  }): UploadResult | null;
   upload(req: {
     headers: Record<string, string | string[] | undefined>;
     ip: string;
