@@ -598,7 +598,13 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       target: ['es2020', 'chrome80', 'firefox78', 'safari15'],
       write: false,
       legalComments: 'none',
-    }).then((r) => r.outputFiles[0]?.text ?? ''));
+    }).then(
+      (r) => r.outputFiles[0]?.text ?? '',
+      (err: unknown) => {
+        widget = undefined; // try again on the next request instead of serving the failure until restart
+        throw err;
+      },
+    ));
   const escapeHtml = (text: string) =>
     text.replace(
       /[&<>"']/g,
@@ -816,7 +822,19 @@ async function main(): Promise<void> {
     process.stderr.write(`Ventanilla could not start: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  const url = await app.listen();
+  let url: string;
+  try {
+    url = await app.listen();
+  } catch (err) {
+    // e.g. the port is taken: close the database cleanly and release the data folder before leaving.
+    log.fatal({ err: (err as Error).message }, 'could not listen');
+    await app.close().catch(() => undefined);
+    log.flush();
+    process.stderr.write(
+      `Ventanilla could not listen on ${config.HOST}:${config.PORT}: ${(err as Error).message}\n`,
+    );
+    process.exit(1);
+  }
   log.info(
     {
       url,
@@ -828,7 +846,11 @@ async function main(): Promise<void> {
   );
   let stopping = false;
   const stop = (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      // A second Ctrl-C means "now": leave without waiting for the drain.
+      log.warn({ signal }, 'forced exit');
+      process.exit(130);
+    }
     stopping = true;
     log.info({ signal }, 'shutting down');
     void app.close().then(
@@ -839,6 +861,10 @@ async function main(): Promise<void> {
       },
     );
   };
+  process.on('unhandledRejection', (reason) => {
+    // Logged, not fatal: one failed background task must not take every citizen's conversation down.
+    log.error({ err: reason instanceof Error ? reason.message : String(reason) }, 'unhandled rejection');
+  });
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
