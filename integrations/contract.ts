@@ -226,6 +226,8 @@ export interface NewCase {
   readonly geoSource?: 'pin' | 'colonia' | 'geocoder' | 'hotspot' | null;
   /** Express consent for sensitive data. */
   readonly consentAt?: Date | null;
+  /** When the case was opened (the turn's clock); the database's clock when omitted. */
+  readonly openedAt?: Date;
 }
 
 /** A wifi outage incident. */

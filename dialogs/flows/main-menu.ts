@@ -19,7 +19,7 @@ export function menu(ctx: TurnContext, textKey = 'main-menu-welcome-text'): Outb
 }
 
 // State and federal procedures the municipality does not handle (labelling rules of the sample data).
-const FEDERAL =
+export const FEDERAL =
   /\b(pasaporte|passport|ine|credencial (de|para) votar|curp|licencia de (manejo|conducir)|driver.?s licen[cs]e|cfe|recibo de (la )?luz|luz electrica|sat|rfc|imss|issste|bienestar|pension|visa)\b/;
 
 export const mainMenu: Dialog = {

@@ -6,6 +6,7 @@ import type { Procedure } from '../../integrations/contract.ts';
 import type { TurnContext } from '../contract.ts';
 import { defineForm } from '../runtime/form.ts';
 import { normalize } from '../runtime/understand.ts';
+import { FEDERAL } from './main-menu.ts';
 
 type Aspect = 'cost' | 'requirements' | 'where' | 'hours' | 'duration' | 'channels' | 'summary';
 const ASPECTS: [Aspect, RegExp][] = [
@@ -22,7 +23,9 @@ const ASPECTS: [Aspect, RegExp][] = [
 
 /** Whether a message is a follow-up question about a procedure already discussed. */
 export function isProcedureFollowUp(ctx: TurnContext): boolean {
-  return Boolean(ctx.memory.procedure) && ASPECTS.some(([, re]) => re.test(normalize(ctx.text ?? '')));
+  const text = normalize(ctx.text ?? '');
+  // "¿y el pasaporte?" right after a municipal procedure is a new (federal) question, not a follow-up.
+  return Boolean(ctx.memory.procedure) && !FEDERAL.test(text) && ASPECTS.some(([, re]) => re.test(text));
 }
 
 function name(ctx: TurnContext, p: Procedure): string {

@@ -3,6 +3,7 @@ import { NOTICE_TOPICS } from '../../integrations/contract.ts';
 import type { TurnContext } from '../contract.ts';
 import { defineForm, SKIP_CHOICE } from '../runtime/form.ts';
 import { findColonia } from '../runtime/geo.ts';
+import { findTopic, normalize } from '../runtime/understand.ts';
 
 /** The topic label in the conversation's language. */
 export const topicLabel = (ctx: TurnContext, topic: string) => ctx.t(`subscribe-notices-topic-${topic}`);
@@ -40,7 +41,9 @@ export const subscribeNotices = defineForm({
             ? { ok: true, value: topic }
             : { ok: false, error: 'subscribe-notices-topic-invalid' };
         }
-        const topic = ctx.understanding?.entities.topic;
+        // A one-word answer ("agua", "water") names the topic even when the NLU reads it as something else.
+        const topic =
+          ctx.understanding?.entities.topic ?? (input.kind === 'text' ? findTopic(input.text) : undefined);
         return topic ? { ok: true, value: topic } : { ok: false, error: 'subscribe-notices-topic-invalid' };
       },
     },
@@ -54,6 +57,13 @@ export const subscribeNotices = defineForm({
       }),
       parse(input, ctx) {
         if (input.kind !== 'text') return { ok: false, error: 'subscribe-notices-colonia-invalid' };
+        if (
+          /\b(todo el municipio|toda la ciudad|todas( las colonias)?|en todos lados|whole (municipality|city)|everywhere|all of (it|them))\b/.test(
+            normalize(input.text),
+          )
+        ) {
+          return { ok: true, value: '' };
+        }
         const name =
           ctx.understanding?.entities.colonia ?? findColonia(input.text, ctx.catalog.colonias)?.name;
         return name ? { ok: true, value: name } : { ok: false, error: 'subscribe-notices-colonia-invalid' };

@@ -137,6 +137,8 @@ const MENU_RE =
   /^(menu|menu principal|inicio|empezar de nuevo|volver a empezar|start over|main menu|restart)$/;
 const REPEAT_RE =
   /^(repite|repitelo|repitemelo|otra vez|de nuevo la pregunta|no entendi la pregunta|cual era la pregunta|repeat|say (that )?again|repeat the question)$/;
+const CANCEL_RE =
+  /^(cancelar|cancela|cancelalo|cancelo|ya no|olvidalo|dejalo|mejor no|cancel|cancel it|never ?mind|forget it)$/;
 const STOP_RE = /^(stop|baja|unsubscribe|stopall|parar|detener)$/;
 const START_RE = /^(alta|start|unstop|subscribe)$/;
 const SLOT_WORD =
@@ -210,6 +212,7 @@ export async function runEngine(
     createCase: async (input) => {
       const created = await io.createCase({
         ...input,
+        openedAt: now,
         contactId: conversation.contactId,
         conversationId: conversation.id,
         channel: conversation.channel,
@@ -339,7 +342,9 @@ export async function runEngine(
     const correction = original ? CORRECTION_RE.exec(fold(original)) : null;
     const where = original ? WHERE_CORRECTION_RE.exec(fold(original)) : null;
     const newFlow = flowFor(u?.intent);
-    if (u?.intent === 'cancel') {
+    // "no", "no photo" or a button's own label can read as cancel: an answer the form accepts wins, unless the
+    // citizen plainly said to cancel.
+    if (u?.intent === 'cancel' && (CANCEL_RE.test(text) || !(await flow.accepts?.(ctx(), input)))) {
       const started = Object.keys(publicSlots(slots)).length > 0;
       if (started) {
         pending = 'cancel-confirm';
@@ -468,7 +473,9 @@ export async function runEngine(
     appendNotice(outbound, t('main-menu-privacy-notice', { url: deps.settings.privacyNoticeUrl }));
 
   trace.activeForm = dialog ? FORM_NAMES[dialog] : null;
-  if (!dialog) trace.awaiting = pending === 'cancel-confirm' ? 'confirmation' : null;
+  // The engine's own yes/no questions (cancel, resume, a person?) wait for a confirmation.
+  if (pending) trace.awaiting = 'confirmation';
+  else if (!dialog) trace.awaiting = null;
   else trace.awaiting = deps.flows[dialog].awaiting?.(ctx()) ?? null;
   const lastChoices = outbound.findLast((o) => o.kind === 'choices');
   const choices = lastChoices?.kind === 'choices' ? lastChoices.choices.map((c) => c.id) : undefined;

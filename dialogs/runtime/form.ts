@@ -51,7 +51,8 @@ export interface FormSpec {
   readonly mediaReceivedKey?: string;
 }
 
-const SKIP_WORDS = /^(omitir|saltar|no|sin foto|no tengo|ninguna|skip|no thanks|no photo|none)$/;
+const SKIP_WORDS =
+  /^(omitir|omite|saltar|salta|no|sin fotos?|no tengo( fotos?| una foto)?|no traigo fotos?|ninguna|skip|no thanks|no photos?|no picture|i don.?t have (one|a photo)|none)$/;
 
 /** Attempts at one question before the form gives up. */
 export const MAX_ATTEMPTS = 3;

@@ -106,7 +106,7 @@ export function yesNo(text: string): boolean | undefined {
 }
 
 const TOPICS: [NoticeTopic, RegExp][] = [
-  ['agua', /\b(agua|water|tandeo|pipas?)\b/],
+  ['agua', /\b(agua|water|tandeos?|pipas?)\b/],
   ['recoleccion', /\b(basura|recoleccion|camion de la basura|garbage|trash)\b/],
   ['wifi', /\b(wifi|internet|cdaie)\b/],
   ['vialidad', /\b(vialidad|trafico|cierres?|calles? cerradas?|traffic|roads?)\b/],
@@ -124,6 +124,12 @@ function match<T>(t: string, items: readonly T[], names: (i: T) => string[]): T 
     }
   }
   return best?.i;
+}
+
+/** The notice topic a text names ("agua", "water", "basura"…), if any. */
+export function findTopic(text: string): NoticeTopic | undefined {
+  const t = normalize(text);
+  return TOPICS.find(([, re]) => re.test(t))?.[0];
 }
 
 /** Entities the rules can find in a text. */

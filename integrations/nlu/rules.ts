@@ -56,7 +56,7 @@ const GV_PATTERNS: readonly RegExp[] = [
   /\b(me|la) corrio de la casa\b/,
   /\bme (siguen|sigue|persigue|persiguen|acechan|vigilan)\b.{0,30}\b(tipo|tipos|hombre|hombres|senor|senores|sujeto|sujetos|chavos|muchachos|alguien|desconocido|desconocidos)\b/,
   /\bme (siguen|sigue|persigue|persiguen)\b.{0,30}\b(cuando|al) (salgo|regreso|llego|camino|voy)\b/,
-  /\b(mi|su) (espos[oa]|marido|pareja|novio|ex|exespos[oa]|ex espos[oa]|expareja|ex pareja|exnovio|ex novio|concubino|suegr[oa]|cunad[oa]|papa|padrastro|hermano|jefe|patron|companero|maestro)\b.{0,50}\b(pega\w*|golpe\w*|amenaz\w*|acos\w*|agred\w*|agresi\w*|maltrat\w*|insult\w*|humill\w*|viol\w*|abus\w*|encierr\w*|encerr\w*|lastim\w*|no me deja (salir|ver|en paz|trabajar)|me quita (el dinero|mis hijos|el celular|el telefono)|me vigila|me controla|me grita|me corrio|me empuj\w*|me jalone\w*)/,
+  /\b(mi|su) (espos[oa]|marido|pareja|novio|ex|exespos[oa]|ex espos[oa]|expareja|ex pareja|exnovio|ex novio|concubino|suegr[oa]|cunad[oa]|papa|padrastro|hermano|jefe|patron|companero|maestro)\b.{0,50}\b(pega\w*|golpe\w*|amenaz\w*|acos\w*|agred\w*|agresi\w*|maltrat\w*|insult\w*|humill\w*|viol\w*|abus\w*|encierr\w*|sigui\w*|sigue\w*|acech\w*|follow\w*|stalk\w*|encerr\w*|lastim\w*|no me deja (salir|ver|en paz|trabajar)|me quita (el dinero|mis hijos|el celular|el telefono)|me vigila|me controla|me grita|me corrio|me empuj\w*|me jalone\w*)/,
   /\b(acoso|acosando|hostigamiento|hostiga|acosador|acosadores)\b/,
   /\b(feminicid\w*|violacion|abuso sexual|violentad[ao]s?|agresion sexual|me violaron|tocamientos)\b/,
   /\bmujer(es)? (golpeada|maltratada|violentada|agredida|que sufren|que sufre|en peligro|en riesgo)s?\b/,
@@ -336,7 +336,13 @@ const PROGRESS =
  * misread new report, question or off-topic reading into a status check (labelling rule: asking about an
  * earlier report is `case_status`, even when it complains about slowness).
  */
+// The statistical model may call short, odd messages ("sin foto") violence reports; the rules above catch the
+// clear ones, so a model-only reading must still show some sign of violence, a partner, fear or help-seeking.
+const VIOLENCE_EVIDENCE =
+  /\b(pareja|espos[oa]|novi[oa]|marido|ex\b|exnovio|violen\w*|golpe\w*|peg\w*|amenaz\w*|acos\w*|abus\w*|miedo|maltrat\w*|grit\w*|insult\w*|humill\w*|viol\w*|manose\w*|toc\w*|forz\w*|lastim\w*|agred\w*|encierr\w*|celos\w*|vigil\w*|control\w*|casa|familia\w*|hij[oa]s?|mam[aá]|pap[aá]|suegr\w*|ayuda|refugio|instituto|mujer\w*|hit\w*|beat\w*|abus\w*|threat\w*|afraid|scared|sigui\w*|sigue\w*|acech\w*|follow\w*|stalk\w*|harass\w*|boyfriend|girlfriend|husband|wife|partner|hurt\w*|help|shelter|women)\b/;
+
 export function postRules(intent: NluIntent, input: RuleInput): NluIntent {
+  if (intent === 'gender_violence_report' && !VIOLENCE_EVIDENCE.test(input.text)) return 'out_of_scope';
   // Subscribing always says so ("avisos", "alertas", "suscribirme", "notices"); a bare address or colonia (an
   // answer to "¿dónde está?") is no subscription request, however confident the model is.
   if (

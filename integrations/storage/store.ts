@@ -254,7 +254,8 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
             ), ins as (
               insert into cases (id, folio, folio_year, folio_seq, category, description, address, colonia, lat, lon, status,
                                  department, queue, priority, sensitive, visibility, contact_preference, contact_id,
-                                 conversation_id, channel, sla_due_at, hotspot_id, incident_id, consent_at, geo_source)
+                                 conversation_id, channel, sla_due_at, hotspot_id, incident_id, consent_at, geo_source,
+                                 created_at, updated_at)
               select ${id}::uuid,
                      ${folio.prefix} || '-' || ${String(folio.year)} || '-' || lpad(seq.last::text, greatest(6, length(seq.last::text)), '0'),
                      ${folio.year}, seq.last, ${input.category}, ${input.description}, ${c.address}, ${c.colonia},
@@ -262,7 +263,9 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
                      ${initialStatus}, ${input.department}, ${input.queue}, ${c.priority},
                      ${input.sensitive}, ${input.visibility}, ${c.contactPreference}, ${input.contactId}::uuid,
                      ${input.conversationId}::uuid, ${input.channel}, ${input.slaDueAt.toISOString()}::timestamptz,
-                     ${c.hotspotId}, ${c.incidentId}::uuid, ${c.consentAt}::timestamptz, ${c.geoSource}
+                     ${c.hotspotId}, ${c.incidentId}::uuid, ${c.consentAt}::timestamptz, ${c.geoSource},
+                     coalesce(${input.openedAt?.toISOString() ?? null}::timestamptz, now()),
+                     coalesce(${input.openedAt?.toISOString() ?? null}::timestamptz, now())
               from seq
               returning *
             ), ev as (
