@@ -26,6 +26,7 @@ export { DEFAULT_RETRY, backoffMs } from './runtime/outbox.ts';
 export { STATE_VERSION, readState } from './runtime/engine.ts';
 export { extractFolio, normalize, createRuleNlu } from './runtime/understand.ts';
 export { parseServiceHours, isOpen, nextOpening } from './runtime/hours.ts';
+export { distanceM } from './runtime/geo.ts';
 export { pickLocale } from './runtime/i18n.ts';
 
 /** Everything the runtime needs, passed explicitly (no singletons, no module state). */

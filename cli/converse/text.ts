@@ -42,14 +42,8 @@ export function detectLanguage(text: string): 'es' | 'en' {
   return /[ñ¿¡]/.test(text) ? 'es' : en > 0 ? 'en' : 'es';
 }
 
-/** Great-circle distance in metres (haversine). */
-export function distanceM(lat1: number, lon1: number, lat2: number, lon2: number): number {
-  const rad = Math.PI / 180;
-  const a =
-    Math.sin(((lat2 - lat1) * rad) / 2) ** 2 +
-    Math.cos(lat1 * rad) * Math.cos(lat2 * rad) * Math.sin(((lon2 - lon1) * rad) / 2) ** 2;
-  return 6_371_000 * 2 * Math.asin(Math.sqrt(a));
-}
+/** Great-circle distance in metres: the product's own. */
+export { distanceM } from '../../dialogs/index.ts';
 
 /** A folio in canonical form (`VER-2026-001203`), or the text upper-cased when it is not one. */
 export function canonicalFolio(text: string): string {
