@@ -347,7 +347,7 @@ export function postRules(intent: NluIntent, input: RuleInput): NluIntent {
   // answer to "¿dónde está?") is no subscription request, however confident the model is.
   if (
     (intent === 'subscribe_notices' || intent === 'unsubscribe_notices') &&
-    !/\b(avis\w*|alert\w*|notifica\w*|suscri\w*|subscri\w*|notices?|alerts?|boletin\w*|mensajes? de|alta|baja|stop|start)\b/.test(
+    !/\b(avis\w*|alertas?|notifica\w*|suscri\w*|subscri\w*|notices?|alerts|boletin\w*|mensajes? de|alta|baja|stop|start)\b/.test(
       input.text,
     )
   ) {
