@@ -6,10 +6,14 @@
  *
  * Environment: BENCH_CITIZENS (50), BENCH_WARMUP_CITIZENS (2), BENCH_ECHO_MS (3000), BENCH_TIMEOUT_MS (60000 per
  * benchmark), BENCH_SAME_IP=1 (all citizens from one IP, as behind one NAT), TEST_DATABASE_URL.
+ * The dialog benchmark (bench/dialogs/: Ventanilla's router vs botbuilder-dialogs, in process) reads
+ * BENCH_DIALOG_CITIZENS (BENCH_CITIZENS), BENCH_DIALOG_WARMUP_MS (2000), BENCH_DIALOG_MS (10000).
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { EchoResult } from './echo.ts';
 import { runEcho } from './echo.ts';
+import type { DialogBenchResult } from './dialogs/index.ts';
+import { runDialogSide } from './dialogs/index.ts';
 import type { Child } from './lib.ts';
 import { MB, TimeoutError, fmt, killChildren, tempDir, withTimeout } from './lib.ts';
 import type { ColdStartResult, WebchatResult } from './webchat.ts';
@@ -96,6 +100,14 @@ if (testDatabaseUrl) {
     );
   }
 }
+
+const dialogCitizens = Number(process.env.BENCH_DIALOG_CITIZENS ?? citizens);
+const dialogsVentanilla = await bench('dialogs ventanilla', (track) =>
+  runDialogSide('ventanilla', { citizens: dialogCitizens, onChild: track }),
+);
+const dialogsBotbuilder = await bench('dialogs botbuilder', (track) =>
+  runDialogSide('botbuilder', { citizens: dialogCitizens, onChild: track }),
+);
 
 const totalMs = performance.now() - runStarted;
 
@@ -278,6 +290,58 @@ if (postgres) webchatRows('webchat postgres', postgres);
 else {
   rows.push('sep');
   rows.push(['webchat postgres', 'skipped', '', 'set TEST_DATABASE_URL to run it']);
+}
+
+function dialogRows(label: string, o: Outcome<DialogBenchResult>): DialogBenchResult | undefined {
+  if (!o.ok) {
+    rows.push([`dialogs ${label}`, o.error, '', '']);
+    return undefined;
+  }
+  const d = o.value;
+  rows.push([
+    `dialogs ${label} turns/s`,
+    fmt(d.turnsPerSec, 1),
+    '',
+    `${d.citizens} concurrent citizens, ${d.turns} turns, ${d.conversations} complaints in ${fmt(d.wallMs / 1000, 2)} s; ${d.notes ?? ''}`,
+  ]);
+  rows.push([
+    `dialogs ${label} p50 / p99 ms`,
+    `${fmt(d.p50Ms, 1)} / ${fmt(d.p99Ms, 1)}`,
+    '',
+    `max ${fmt(d.maxMs, 0)}`,
+  ]);
+  rows.push([
+    `dialogs ${label} CPU ms/turn`,
+    fmt(d.cpuMsPerTurn, 2),
+    '',
+    'process.cpuUsage() Δ of the child / turns',
+  ]);
+  rows.push([
+    `dialogs ${label} peak RSS MB`,
+    fmt(d.peakRssMb, 0),
+    '',
+    `process.memoryUsage().rss every 50 ms; start-up ${fmt(d.startupMs, 0)} ms (NLU ${d.nluTrained ? 'trained' : 'cached'} ${fmt(d.nluMs, 0)} ms)`,
+  ]);
+  rows.push([
+    `dialogs ${label} failed conversations`,
+    `${d.failedConversations}/${d.conversations}`,
+    target(d.failedConversations, '=', 0),
+    d.firstFailure ?? 'each conversation ended with a folio',
+  ]);
+  return d;
+}
+
+rows.push('sep');
+const dv = dialogRows('ventanilla', dialogsVentanilla);
+const db = dialogRows('botbuilder', dialogsBotbuilder);
+{
+  const r = ratio(dv?.turnsPerSec ?? Number.NaN, db?.turnsPerSec ?? Number.NaN);
+  rows.push([
+    'dialogs ratio (≥ 1.5×)',
+    times(r),
+    Number.isFinite(r) ? `≥ ×1.5  ${r >= 1.5 ? 'OK' : 'MISSED'}` : '≥ ×1.5  n/a',
+    'Ventanilla ÷ botbuilder turns/s; complaint flow, NLU on every turn, in process, same citizens',
+  ]);
 }
 
 const header: Row = ['benchmark', 'value', 'target', 'ratio/notes'];

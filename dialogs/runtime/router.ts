@@ -126,8 +126,16 @@ function inputOf(inbound: Exclude<Inbound, { kind: 'receipt' }>): UserInput | nu
 
 /** The current year in the service timezone (folios use it). */
 export function yearIn(timeZone: string, now: Date): number {
-  return Number(new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric' }).format(now));
+  let format = YEAR_FORMATS.get(timeZone);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric' });
+    YEAR_FORMATS.set(timeZone, format);
+  }
+  return Number(format.format(now));
 }
+
+// Building an Intl formatter costs more than a whole turn's flow logic; keep one per time zone.
+const YEAR_FORMATS = new Map<string, Intl.DateTimeFormat>();
 
 type TxOutcome =
   | { kind: 'duplicate' }

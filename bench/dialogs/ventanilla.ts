@@ -1,0 +1,129 @@
+/**
+ * Child process: the complaint flow through Ventanilla's real router (flows, engine, NLU, outbox dispatcher) on an
+ * in-memory PGlite, in process. Prints one JSON line ({@link DialogBenchResult}) on stdout.
+ */
+import type { ChannelAdapter, Inbound } from '../../channels/contract.ts';
+import { inboundId } from '../../channels/kit/ids.ts';
+import type { DialogSettings } from '../../dialogs/contract.ts';
+import { parseServiceHours } from '../../dialogs/index.ts';
+import { createFlows } from '../../dialogs/flows/index.ts';
+import { createI18n } from '../../dialogs/runtime/i18n.ts';
+import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
+import { Router } from '../../dialogs/runtime/router.ts';
+import { loadCatalog } from '../../integrations/catalog/index.ts';
+import { createNlu } from '../../integrations/nlu/index.ts';
+import { openPglite } from '../../integrations/storage/db.ts';
+import { createPostgresCaseStore, createPostgresOutboxStore } from '../../integrations/storage/store.ts';
+import type { Side } from './common.ts';
+import { NLU_CACHE_DIR, measure } from './common.ts';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+const SETTINGS: DialogSettings = {
+  folioPrefix: 'VER',
+  timeZone: 'America/Mexico_City',
+  privacyNoticeUrl: 'https://example.gob.mx/privacidad',
+  womensInstitute: 'Instituto Municipal de las Mujeres',
+  serviceHours: parseServiceHours('mon-fri 08:00-20:00'),
+  holidays: [],
+  alwaysOpenQueues: ['restricted_gender_violence'],
+};
+
+const t0 = performance.now();
+const catalog = await loadCatalog('catalog');
+const n0 = performance.now();
+const nlu = await createNlu({ catalog, cacheDir: NLU_CACHE_DIR });
+const nluMs = performance.now() - n0;
+const db = await openPglite();
+await db.migrate();
+
+let sent = 0;
+const channel: ChannelAdapter = {
+  name: 'bench',
+  capabilities: {
+    delivery: 'push',
+    choices: { max: 10, style: 'buttons' },
+    media: [],
+    maxText: 4096,
+    typing: false,
+    templates: false,
+    speech: false,
+  },
+  async send() {
+    sent++;
+    return { externalId: `x${sent}` };
+  },
+};
+const clock = { now: () => new Date() };
+const router = new Router({
+  store: createPostgresCaseStore(db),
+  dispatcher: new OutboxDispatcher({
+    store: createPostgresOutboxStore(db),
+    channels: new Map([[channel.name, channel]]),
+    now: () => clock.now(),
+    log: silent,
+  }),
+  desk: { deliver: async () => {}, requested: async () => {} },
+  catalog,
+  flows: createFlows({ year: () => new Date().getFullYear() }),
+  t: createI18n(),
+  clock,
+  log: silent,
+  settings: SETTINGS,
+  nlu,
+  maxInboundText: 4096,
+  onError: (e) => {
+    throw e.error;
+  },
+});
+const startupMs = performance.now() - t0;
+
+let n = 0;
+const side: Side = {
+  async turn(user, text) {
+    const externalId = `m${++n}`;
+    const inbound: Inbound = {
+      id: inboundId('bench', externalId),
+      externalId,
+      address: { channel: 'bench', user },
+      at: new Date().toISOString(),
+      kind: 'text',
+      text,
+      raw: {},
+    };
+    const out = await router.handle(inbound);
+    if (out.status !== 'handled') throw new Error(`turn ${out.status}`);
+    return out.trace.casesCreated;
+  },
+};
+
+if (process.env.BENCH_DIALOG_DEBUG === '1') {
+  const { script } = await import('./common.ts');
+  for (const text of script(1)) {
+    const externalId = `d${++n}`;
+    const before = sent;
+    const out = await router.handle({
+      id: inboundId('bench', externalId),
+      externalId,
+      address: { channel: 'bench', user: 'debug' },
+      at: new Date().toISOString(),
+      kind: 'text',
+      text,
+      raw: {},
+    });
+    await new Promise((r) => setTimeout(r, 30));
+    process.stderr.write(`> ${text}\n  ${JSON.stringify(out).slice(0, 600)} (sent ${sent - before})\n`);
+  }
+  process.exit(0);
+}
+
+const result = await measure('ventanilla', side, {
+  startupMs,
+  nluMs,
+  nluTrained: nlu.trained,
+  notes: 'every turn persisted in one PGlite transaction + outbox dispatch to an in-memory channel',
+});
+await router.drain();
+process.stdout.write(`${JSON.stringify({ ...result, outboundSent: sent })}\n`);
+await db.close();
+process.exit(0);
