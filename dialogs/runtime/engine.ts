@@ -9,10 +9,8 @@ import type {
   CaseRecord,
   Catalog,
   ConversationRecord,
-  IncidentRecord,
   NewCase,
   NluIntent,
-  SubscriptionRecord,
 } from '../../integrations/contract.ts';
 import { DIALOG_IDS } from '../contract.ts';
 import type {
@@ -77,23 +75,21 @@ export interface EngineDeps {
 }
 
 /** Turn-scoped I/O the engine hands to flows (backed by the turn's transaction). */
-export interface TurnIO {
+export type TurnIO = Pick<
+  TurnContext,
+  | 'findCase'
+  | 'findOpenCasesNear'
+  | 'followCase'
+  | 'joinIncident'
+  | 'myCases'
+  | 'subscribe'
+  | 'unsubscribe'
+  | 'mySubscriptions'
+  | 'recentMessages'
+> & {
+  /** Unlike the flow's `createCase`, takes the conversation's own fields too (the engine adds them). */
   createCase(input: NewCase): Promise<CaseRecord>;
-  findCase(folio: string): Promise<CaseRecord | null>;
-  findOpenCasesNear(input: {
-    category: string;
-    lat: number | null;
-    lon: number | null;
-    address: string | null;
-  }): Promise<CaseRecord[]>;
-  followCase(caseId: string): Promise<boolean>;
-  joinIncident(hotspotId: string): Promise<{ incident: IncidentRecord; opened: boolean }>;
-  myCases(limit?: number): Promise<CaseRecord[]>;
-  subscribe(topic: string, colonia: string): Promise<SubscriptionRecord>;
-  unsubscribe(topic?: string, colonia?: string): Promise<number>;
-  mySubscriptions(): Promise<SubscriptionRecord[]>;
-  recentMessages(limit: number): Promise<string[]>;
-}
+};
 
 /** Outcome of one engine turn. */
 export interface EngineTurn {
@@ -221,15 +217,15 @@ export async function runEngine(
       memory.folio = created.folio;
       return created;
     },
-    findCase: (folio) => io.findCase(folio),
-    findOpenCasesNear: (q) => io.findOpenCasesNear(q),
-    followCase: (caseId) => io.followCase(caseId),
-    joinIncident: (hotspotId) => io.joinIncident(hotspotId),
-    myCases: (limit) => io.myCases(limit),
-    subscribe: (topic, colonia) => io.subscribe(topic, colonia),
-    unsubscribe: (topic, colonia) => io.unsubscribe(topic, colonia),
-    mySubscriptions: () => io.mySubscriptions(),
-    recentMessages: (limit) => io.recentMessages(limit),
+    findCase: io.findCase,
+    findOpenCasesNear: io.findOpenCasesNear,
+    followCase: io.followCase,
+    joinIncident: io.joinIncident,
+    myCases: io.myCases,
+    subscribe: io.subscribe,
+    unsubscribe: io.unsubscribe,
+    mySubscriptions: io.mySubscriptions,
+    recentMessages: io.recentMessages,
   });
 
   if (stale) say(t('main-menu-stale-text'));
