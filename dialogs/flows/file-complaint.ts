@@ -77,11 +77,22 @@ function locationText(ctx: TurnContext, loc: LocationSlot | undefined): string {
   });
 }
 
+// Words that make a text a place a crew can find ("calle", "esquina", "frente a la escuela"…).
+const PLACE_WORDS =
+  /\b(calle|c|av|avenida|blvd|boulevard|bulevar|carretera|camino|callejon|privada|priv|andador|cerrada|prolongacion|esq|esquina|entre|frente|junto|atras|cerca de|a un lado|enfrente|parque|plaza|mercado|escuela|iglesia|kinder|primaria|secundaria|hospital|clinica|centro de salud|tienda|oxxo|glorieta|puente|modulo|cancha|panteon|street|st|avenue|ave|road|rd|corner|next to|in front of|near the)\b/;
+
+/** Whether a text names a place: a street word or landmark, or a number beside a name ("Hidalgo 20"). */
+function looksLikePlace(text: string): boolean {
+  const t = normalize(text);
+  if (t.length < 6 || !/[a-z]{3}/.test(t)) return false;
+  return PLACE_WORDS.test(t) || /[a-z]{3,}\.?\s*#?\d{1,5}\b|\b\d{1,5}\s+[a-z]{3,}/.test(t);
+}
+
 /** Place a typed address: colonia from the NLU entity or the gazetteer, coordinates from its centroid. */
 function placeAddress(ctx: TurnContext, text: string, entityColonia?: string): LocationSlot | undefined {
   const colonia =
     ctx.catalog.colonias.find((c) => c.name === entityColonia) ?? findColonia(text, ctx.catalog.colonias);
-  if (!colonia && (text.length < 6 || !/[a-zA-ZÀ-ÿ]{3}/.test(text))) return undefined;
+  if (!colonia && !looksLikePlace(text)) return undefined;
   return {
     address: text,
     colonia: colonia?.name ?? null,
