@@ -115,7 +115,19 @@ export const fileComplaint = defineForm({
     const known = ids.filter((id) => offered(ctx).some((c) => c.id === id));
     if (known[0]) {
       ctx.slots.category = known[0];
-      if (known.length > 1) ctx.slots.extraCategories = known.slice(1);
+      if (known.length > 1) {
+        ctx.slots.extraCategories = known.slice(1);
+        // Say at once that both problems were understood: they become two reports sharing the place.
+        const labels = known
+          .map((id) => ctx.catalog.categories.find((c) => c.id === id))
+          .filter((c): c is Category => c !== undefined);
+        ctx.say({
+          kind: 'text',
+          text: ctx.t('file-complaint-two-problems', {
+            list: labels.map((c) => categoryLabel(ctx, c)).join(' + '),
+          }),
+        });
+      }
       ctx.memory.category = known[0];
       // The opening message already describes the problem when it says more than the category.
       const text = ctx.text?.trim() ?? '';

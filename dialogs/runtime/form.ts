@@ -145,6 +145,7 @@ export function defineForm(spec: FormSpec): Form {
       if (!slot) return false;
       if (input.kind === 'media') return slot.name === spec.mediaSlot;
       if (slot.optional && input.kind === 'choice' && input.choiceId === SKIP_CHOICE) return true;
+      if (slot.optional && input.kind === 'text' && SKIP_WORDS.test(normalize(input.text))) return true;
       return (await slot.parse(input, ctx)).ok;
     },
     async correct(ctx, name, input) {
