@@ -62,6 +62,18 @@ function describe(err: unknown): string {
   return 'unknown error';
 }
 
+// PostgreSQL text and jsonb cannot hold NUL characters; a citizen (or a fuzzer) may still send them.
+const pgText = (text: string) => text.replaceAll('\u0000', '');
+const stripNul = (value: unknown): unknown =>
+  typeof value === 'string'
+    ? pgText(value)
+    : Array.isArray(value)
+      ? value.map(stripNul)
+      : value !== null && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [pgText(k), stripNul(v)]))
+        : value;
+const pgJson = (value: unknown) => JSON.stringify(stripNul(value));
+
 const date = (v: unknown): Date =>
   v instanceof Date ? v : new Date(typeof v === 'string' || typeof v === 'number' ? v : NaN);
 const dateOrNull = (v: unknown): Date | null => (v == null ? null : date(v));
@@ -235,8 +247,8 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
         tx,
         sql`insert into messages (id, conversation_id, direction, channel, kind, body, text, external_id, raw, author, status, created_at, updated_at)
             values (${inbound.id}::uuid, ${conversationId}::uuid, 'in', ${inbound.address.channel}, ${inbound.kind},
-                    ${JSON.stringify(inboundBody(inbound))}::jsonb, ${text}, ${inbound.externalId},
-                    ${JSON.stringify(inbound.raw ?? null)}::jsonb, 'citizen', 'received', ${inbound.at}::timestamptz, now())
+                    ${pgJson(inboundBody(inbound))}::jsonb, ${text === null ? null : pgText(text)}, ${inbound.externalId},
+                    ${pgJson(inbound.raw ?? null)}::jsonb, 'citizen', 'received', ${inbound.at}::timestamptz, now())
             on conflict do nothing returning id`,
       );
       return rows.length > 0 ? 'inserted' : 'duplicate';

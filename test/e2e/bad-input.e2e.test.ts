@@ -19,6 +19,8 @@ describe('odd input', () => {
     const inputs = [
       '😀😀😀🙏',
       randomBytes(64).toString('latin1'),
+      // NUL and other control characters (PostgreSQL cannot store NUL in text or jsonb).
+      `hola\u0000mundo\u0001\u0007 ${randomBytes(16).toString('latin1')}\u0000 \\u0000 literal`,
       'привет 你好 مرحبا hola',
       'x'.repeat(10_000),
       '      .      ',
@@ -36,7 +38,7 @@ describe('odd input', () => {
     const stored = (await t.app.store.listMessages(conv!.id, { limit: 500 })).filter(
       (m) => m.direction === 'in',
     );
-    expect(stored.map((m) => m.text)).toEqual([...inputs, 'menú']);
+    expect(stored.map((m) => m.text)).toEqual([...inputs.map((i) => i.replaceAll('\u0000', '')), 'menú']);
     expect(await t.app.store.listCases({})).toHaveLength(0);
     c.close();
   });
