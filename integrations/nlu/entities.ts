@@ -3,7 +3,7 @@
  * (gazetteers with fuzzy matching), category and procedure (catalogue keywords plus `lexicon.ts`), subscription
  * topic, and the address as a verbatim span of the citizen's text without the colonia.
  */
-import type { Catalog, Hotspot, NoticeTopic } from '../contract.ts';
+import type { Catalog, Hotspot, NluEntities, NoticeTopic } from '../contract.ts';
 import { findEmail, findFolio, findPhone, isOnlyFolio, mask } from './folio.ts';
 import { Gazetteer } from './gazetteer.ts';
 import type { GazMatch } from './gazetteer.ts';
@@ -20,18 +20,12 @@ import {
 import { MAX_ENTITY_CHARS, fold, originalSpan, tokenize } from './text.ts';
 import type { Token } from './text.ts';
 
+/** The port's entities, writable while the extractors fill them in. */
+export type WritableEntities = { -readonly [K in Exclude<keyof NluEntities, 'categories'>]?: NluEntities[K] };
+
 /** Everything the extractors found, plus the signals the intent rules need. */
-export interface Extraction {
-  category?: string;
+export interface Extraction extends WritableEntities {
   categories?: string[];
-  procedure?: string;
-  hotspot?: string;
-  colonia?: string;
-  address?: string;
-  folio?: string;
-  phone?: string;
-  email?: string;
-  topic?: NoticeTopic;
   /** A specific (not merely generic) category keyword was found. */
   readonly categoryStrong: boolean;
   /** A specific procedure keyword was found. */

@@ -8,9 +8,10 @@
  * `invoke` does not count tokens.
  */
 import { z } from 'zod';
-import type { Catalog, NluIntent, NoticeTopic } from '../contract.ts';
+import type { Catalog, NluIntent } from '../contract.ts';
 import { NLU_INTENTS, NOTICE_TOPICS } from '../contract.ts';
 import { findEmail, findFolio, findPhone } from './folio.ts';
+import type { WritableEntities } from './entities.ts';
 import { fold } from './text.ts';
 
 /** How to reach the model. */
@@ -57,17 +58,7 @@ export type LlmAnswer = z.infer<typeof LlmAnswerSchema>;
 export interface LlmReading {
   readonly intent: NluIntent;
   readonly confidence: number;
-  readonly entities: {
-    category?: string;
-    procedure?: string;
-    hotspot?: string;
-    colonia?: string;
-    address?: string;
-    folio?: string;
-    phone?: string;
-    email?: string;
-    topic?: NoticeTopic;
-  };
+  readonly entities: WritableEntities;
 }
 
 /** Minimal logger (pino-compatible). */
