@@ -17,13 +17,10 @@ import {
   TextPrompt,
   WaterfallDialog,
 } from 'botbuilder-dialogs';
-import { loadCatalog } from '../../integrations/catalog/index.ts';
 import type { Catalog } from '../../integrations/contract.ts';
-import { createNlu } from '../../integrations/nlu/index.ts';
-import { openPglite } from '../../integrations/storage/db.ts';
 import { createPostgresCaseStore } from '../../integrations/storage/store.ts';
 import type { Side } from './common.ts';
-import { NLU_CACHE_DIR, measure } from './common.ts';
+import { measure, openSide } from './common.ts';
 
 const LOCALE = 'es-es';
 
@@ -148,13 +145,7 @@ function complaintDialog(
   return dialog;
 }
 
-const t0 = performance.now();
-const catalog = await loadCatalog('catalog');
-const n0 = performance.now();
-const nlu = await createNlu({ catalog, cacheDir: NLU_CACHE_DIR });
-const nluMs = performance.now() - n0;
-const db = await openPglite();
-await db.migrate();
+const { t0, catalog, nlu, nluMs, db } = await openSide();
 const store = createPostgresCaseStore(db);
 
 const createCase = async (s: Required<ComplaintState>): Promise<string> => {

@@ -2,6 +2,9 @@
  * Shared by both sides of the dialog benchmark: the citizen script, the closed-loop load generator and the one-line
  * JSON result a child prints. Each side runs in its own child process so CPU and RSS are not mixed.
  */
+import { loadCatalog } from '../../integrations/catalog/index.ts';
+import { createNlu } from '../../integrations/nlu/index.ts';
+import { openPglite } from '../../integrations/storage/db.ts';
 import { percentile } from '../lib.ts';
 
 /** Environment of a child run (set by `index.ts`). */
@@ -9,6 +12,18 @@ export const CITIZENS = Number(process.env.BENCH_DIALOG_CITIZENS ?? 50);
 export const WARMUP_MS = Number(process.env.BENCH_DIALOG_WARMUP_MS ?? 2_000);
 export const DURATION_MS = Number(process.env.BENCH_DIALOG_MS ?? 10_000);
 export const NLU_CACHE_DIR = '.tmp/nlu-bench-cache';
+
+/** What both sides start from: the catalogue, the product's NLU (cached) and a migrated in-memory PGlite. */
+export async function openSide() {
+  const t0 = performance.now();
+  const catalog = await loadCatalog('catalog');
+  const n0 = performance.now();
+  const nlu = await createNlu({ catalog, cacheDir: NLU_CACHE_DIR });
+  const nluMs = performance.now() - n0;
+  const db = await openPglite();
+  await db.migrate();
+  return { t0, catalog, nlu, nluMs, db };
+}
 
 /** The complaint script: category, description, address, skip the photo, confirm. `n` makes the address unique. */
 export function script(n: number): readonly string[] {

@@ -10,12 +10,9 @@ import { createFlows } from '../../dialogs/flows/index.ts';
 import { createI18n } from '../../dialogs/runtime/i18n.ts';
 import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
 import { Router } from '../../dialogs/runtime/router.ts';
-import { loadCatalog } from '../../integrations/catalog/index.ts';
-import { createNlu } from '../../integrations/nlu/index.ts';
-import { openPglite } from '../../integrations/storage/db.ts';
 import { createPostgresCaseStore, createPostgresOutboxStore } from '../../integrations/storage/store.ts';
 import type { Side } from './common.ts';
-import { NLU_CACHE_DIR, measure } from './common.ts';
+import { measure, openSide } from './common.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -29,13 +26,7 @@ const SETTINGS: DialogSettings = {
   alwaysOpenQueues: ['restricted_gender_violence'],
 };
 
-const t0 = performance.now();
-const catalog = await loadCatalog('catalog');
-const n0 = performance.now();
-const nlu = await createNlu({ catalog, cacheDir: NLU_CACHE_DIR });
-const nluMs = performance.now() - n0;
-const db = await openPglite();
-await db.migrate();
+const { t0, catalog, nlu, nluMs, db } = await openSide();
 
 let sent = 0;
 const channel: ChannelAdapter = {
