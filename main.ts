@@ -15,7 +15,9 @@ import { Server as SocketServer } from 'socket.io';
 import { z } from 'zod';
 import { ToolkitError } from './channels/contract.ts';
 import type { ChannelAdapter, ContactId, ConversationId, Inbound } from './channels/contract.ts';
-import { outboundDto, webchat, webchatConfig } from './channels/index.ts';
+import { ChannelHost } from './channels/host.ts';
+import { channels as channelRegistry, outboundDto, webchat, webchatConfig } from './channels/index.ts';
+import type { ChannelDeps } from './channels/kit/index.ts';
 import type { ChatMessageDto, WebchatAdapter } from './channels/index.ts';
 import type { DeskPort, TurnOutcome } from './dialogs/contract.ts';
 import { createRuntime, parseServiceHours } from './dialogs/index.ts';
@@ -127,8 +129,41 @@ export const ConfigSchema = z
     };
   });
 
-/** Parsed configuration. */
-export type Config = z.infer<typeof ConfigSchema>;
+/** Parsed configuration: the core variables plus, per configured provider channel, its own variables. */
+export type Config = z.infer<typeof ConfigSchema> & {
+  /** Raw variables of each channel that is on (any of its variables set), already validated by its schema. */
+  readonly channels: Readonly<Record<string, Readonly<Record<string, string>>>>;
+};
+
+/** Every provider channel definition with its environment mapping. */
+function providerChannels(): ProviderDefinition[] {
+  return Object.values(channelRegistry as Record<string, { env?: unknown }>).filter(
+    (d): d is ProviderDefinition => d.env !== undefined,
+  );
+}
+
+/**
+ * A provider channel definition seen from the composition root. `create` takes what its own schema parsed, so
+ * the loop over the registry can call it without knowing each channel's config type.
+ */
+interface ProviderDefinition {
+  readonly name: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly config: z.ZodType;
+  create(config: never, deps: ChannelDeps): ChannelAdapter;
+}
+
+/** Every environment variable the channels read (for `loadConfig` and the README parity test). */
+export function channelEnvVars(): string[] {
+  return providerChannels().flatMap((d) => Object.keys(d.env));
+}
+
+/** A channel's config object from its variables (keys renamed to the schema's). */
+function channelInput(env: Readonly<Record<string, string>>, mapping: Readonly<Record<string, string>>) {
+  return Object.fromEntries(
+    Object.entries(mapping).flatMap(([v, key]) => (env[v] !== undefined ? [[key, env[v]]] : [])),
+  );
+}
 
 /** Parse the environment; every problem names the variable. */
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
@@ -138,11 +173,31 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     ),
   );
   const parsed = ConfigSchema.safeParse(known);
-  if (!parsed.success) {
-    const list = parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new IntegrationError('CONFIG_INVALID', `Invalid configuration: ${list}`);
+  const problems = parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  const channels: Record<string, Record<string, string>> = {};
+  for (const def of providerChannels()) {
+    const set = Object.fromEntries(
+      Object.keys(def.env).flatMap((v) => (env[v] !== undefined && env[v] !== '' ? [[v, env[v]]] : [])),
+    );
+    if (Object.keys(set).length === 0) continue; // not configured: the channel is simply off
+    const result = def.config.safeParse(channelInput(set, def.env));
+    if (!result.success) {
+      const byKey = new Map(Object.entries(def.env).map(([v, key]) => [key, v]));
+      for (const i of result.error.issues) {
+        const key = String(i.path[0] ?? '');
+        const variable = byKey.get(key) ?? `${def.name} ${i.path.join('.')}`;
+        problems.push(
+          `${variable}: ${i.message === 'Invalid input: expected string, received undefined' ? 'required' : i.message} (channel ${def.name})`,
+        );
+      }
+      continue;
+    }
+    channels[def.name] = set;
   }
-  return parsed.data;
+  if (!parsed.success || problems.length) {
+    throw new IntegrationError('CONFIG_INVALID', `Invalid configuration: ${problems.join('; ')}`);
+  }
+  return { ...parsed.data, channels };
 }
 
 /** Test and tool hooks that are not configuration. */
@@ -176,6 +231,8 @@ export interface App {
   readonly database: Database;
   readonly catalog: Catalog;
   readonly webchat: WebchatAdapter;
+  /** The provider channels that are on, with their health. */
+  readonly channels: ChannelHost;
   readonly metrics: client.Registry;
   readonly log: Logger;
   /** Listen on HOST:PORT; resolves to the base URL. */
@@ -431,7 +488,29 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     },
   );
 
+  const host = new ChannelHost({
+    registry,
+    log: log.child({ component: 'channels' }),
+    now: () => overrides.clock?.now() ?? new Date(),
+    emit: (inbound) => deliver(inbound),
+  });
   const adapters = new Map<string, ChannelAdapter>([[webchatAdapter.name, webchatAdapter]]);
+  for (const def of providerChannels()) {
+    const vars = config.channels[def.name];
+    if (!vars) continue;
+    const deps: ChannelDeps = {
+      media,
+      log: log.child({ channel: def.name }),
+      now: () => overrides.clock?.now() ?? new Date(),
+      dataDir: resolve(config.DATA_DIR, 'channels', def.name),
+      publicUrl: config.PUBLIC_URL,
+    };
+    // loadConfig validated these variables with the same schema; `create` receives exactly what it parses.
+    const create = def.create as (c: unknown, d: ChannelDeps) => ChannelAdapter;
+    const adapter = host.add(create(def.config.parse(channelInput(vars, def.env)), deps));
+    adapters.set(adapter.name, adapter);
+    log.info({ channel: def.name }, 'channel configured');
+  }
   for (const extra of overrides.extraChannels ?? []) adapters.set(extra.name, extra);
 
   let jobs: JobQueue | undefined;
@@ -637,7 +716,10 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       const migrated = await db.migrationsApplied();
       if (!migrated)
         return reply.status(503).send({ status: 'not-ready', database: 'ok', migrations: 'pending' });
-      return { status: 'ready', database: 'ok', migrations: 'applied', channels: { webchat: 'ready' } };
+      const channels: Record<string, string> = { webchat: 'ready' };
+      // Channels are reported but never fail readiness: one provider being down must not take the others off.
+      for (const c of host.status()) channels[c.name] = c.state;
+      return { status: 'ready', database: 'ok', migrations: 'applied', channels };
     } catch {
       return reply.status(503).send({ status: 'not-ready', database: 'unreachable' });
     }
@@ -646,14 +728,16 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     reply.header('content-type', registry.contentType).send(await registry.metrics()),
   );
 
-  if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox, runtime);
+  if (config.ADMIN_TOKEN) registerAdmin(http, config.ADMIN_TOKEN, store, outbox, runtime, host);
 
-  await webchatAdapter.start?.((inbound) =>
-    runtime.handle(inbound).then((outcome) => {
-      overrides.onTurn?.(outcome, inbound);
-    }),
-  );
+  async function deliver(inbound: Inbound): Promise<void> {
+    const outcome = await runtime.handle(inbound);
+    overrides.onTurn?.(outcome, inbound);
+  }
+  await webchatAdapter.start?.(deliver);
+  host.register(http);
   await runtime.start();
+  await host.start();
 
   let closing: Promise<void> | undefined;
   return {
@@ -666,6 +750,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     database: db,
     catalog,
     webchat: webchatAdapter,
+    channels: host,
     metrics: registry,
     log,
     async listen() {
@@ -678,6 +763,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       closing ??= (async () => {
         const deadline = new Promise<void>((r) => setTimeout(r, config.SHUTDOWN_TIMEOUT_MS).unref());
         await webchatAdapter.stop?.();
+        await host.stop();
         await Promise.race([runtime.drain(), deadline]);
         await jobs?.stop(Math.min(5_000, config.SHUTDOWN_TIMEOUT_MS)).catch(() => undefined);
         await io.close();
@@ -697,6 +783,7 @@ function registerAdmin(
   store: CaseStore,
   outbox: OutboxStore,
   runtime: Runtime,
+  host: ChannelHost,
 ): void {
   const expected = Buffer.from(`Bearer ${token}`);
   http.register(
@@ -711,6 +798,9 @@ function registerAdmin(
         }
       });
       const limit = z.coerce.number().int().min(1).max(500).default(100);
+      admin.get('/channels', async () => ({
+        channels: [{ name: 'webchat', kind: 'event-source', state: 'ready' }, ...host.status()],
+      }));
       admin.get('/cases', async (req) => {
         const q = z
           .object({ status: z.string().optional(), limit, contactId: z.string().uuid().optional() })

@@ -70,6 +70,19 @@ export const InboundBaseSchema = z.object({
   at: z.string().datetime({ offset: true }),
   /** BCP 47 locale hint from the channel (browser language, profile language). */
   locale: z.string().max(35).optional(),
+  /**
+   * Identifiers the provider vouches for (WhatsApp's and Twilio's sender phone, an e-mail sender): the store joins
+   * identities that share one into a single contact. Phones are E.164 (`+522291234567`), e-mails lower-case.
+   */
+  identity: z
+    .object({
+      phone: z
+        .string()
+        .regex(/^\+[1-9]\d{7,14}$/)
+        .optional(),
+      email: z.string().email().max(254).optional(),
+    })
+    .optional(),
   raw: z.unknown(),
 });
 
@@ -98,6 +111,15 @@ export const InboundSchema = z.discriminatedUnion('kind', [
     label: z.string().max(512).optional(),
   }),
   InboundBaseSchema.extend({ kind: z.literal('call'), phase: z.enum(['started', 'ended']) }),
+  /**
+   * The citizen shared a phone number (Telegram's request-contact button). `own` is true only when the provider
+   * says the number belongs to the sender; only then may it link identities.
+   */
+  InboundBaseSchema.extend({
+    kind: z.literal('contact'),
+    phone: z.string().regex(/^\+[1-9]\d{7,14}$/),
+    own: z.boolean(),
+  }),
   InboundBaseSchema.extend({
     kind: z.literal('receipt'),
     /** The provider's external id of the outbound message this receipt is about. */
@@ -208,6 +230,15 @@ export interface ChannelAdapter {
   stop?(): Promise<void>;
   /** Send one (already degraded) outbound message. Throws {@link ChannelError} on failure. */
   send(address: Address, outbound: Outbound, ctx: SendContext): Promise<Delivery>;
+  /** Connection state for channels that hold one (whatsapp-web pairing, IMAP, long polling). */
+  health?(): ChannelHealth;
+}
+
+/** A channel's own view of its connection; counters are kept by the composition root. */
+export interface ChannelHealth {
+  readonly state: 'ready' | 'starting' | 'pairing' | 'disconnected' | 'error';
+  /** Short, secret-free explanation (e.g. "scan the QR code in the admin page"). */
+  readonly detail?: string;
 }
 
 /** Error codes owned by `channels/`. Stable: a retired code is never reused. */

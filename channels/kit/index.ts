@@ -1,6 +1,7 @@
 /** The channel kit: what every adapter may use (degradation, ids, limits, image sanitising). */
 import type { z } from 'zod';
 import type { Capabilities, ChannelAdapter, Delivery } from '../contract.ts';
+import type { MediaStore } from '../../integrations/contract.ts';
 import { degrade } from './degrade.ts';
 
 export { degrade, numbered, splitText } from './degrade.ts';
@@ -8,6 +9,10 @@ export { inboundId, randomSecret, secretKey } from './ids.ts';
 export { createLimiter } from './rate-limit.ts';
 export type { Limiter, RateLimit } from './rate-limit.ts';
 export { MAX_IMAGE_BYTES, sanitizeImage } from './image.ts';
+export { providerFetch, retryAfterMs, scrubSecrets } from './http.ts';
+export type { ProviderRequest, ProviderResponse } from './http.ts';
+export { hmac, safeEqual, twilioSignature } from './verify.ts';
+export { normalizePhone } from './phone.ts';
 
 /** The logger subset adapters use (pino-compatible). Never pass secrets or message bodies. */
 export interface ChannelLogger {
@@ -17,10 +22,27 @@ export interface ChannelLogger {
   error(obj: Record<string, unknown>, msg?: string): void;
 }
 
+/** What the composition root gives every provider channel (web chat has its own, socket.io-shaped deps). */
+export interface ChannelDeps {
+  /** Store inbound media here and put the returned id in `Inbound.media[].mediaId`. */
+  readonly media: MediaStore;
+  readonly log: ChannelLogger;
+  readonly now: () => Date;
+  /** A folder this channel may keep files in (e.g. a paired WhatsApp Web session). */
+  readonly dataDir: string;
+  /** The deployment's public base URL (`PUBLIC_URL`), e.g. for webhook URLs and Twilio signatures. */
+  readonly publicUrl: string;
+}
+
 /** A channel's definition: its name, config schema, capabilities and factory. */
 export interface ChannelDefinition<N extends string, S extends z.ZodType, D, A extends ChannelAdapter> {
   readonly name: N;
   readonly config: S;
+  /**
+   * Environment variables → config keys (e.g. `{ TELEGRAM_BOT_TOKEN: 'token' }`). The composition root turns a
+   * channel on when any of its variables is set and reports schema problems under the variable's name.
+   */
+  readonly env?: Readonly<Record<string, string>>;
   readonly capabilities: Capabilities;
   /** Build a running adapter; `send` of the result degrades outbound messages to the capabilities first. */
   create(config: z.infer<S>, deps: D): A;

@@ -95,6 +95,7 @@ function textOf(inbound: Inbound): string | null {
     case 'location':
       return inbound.label ?? `📍 ${inbound.lat.toFixed(5)}, ${inbound.lon.toFixed(5)}`;
     case 'call':
+    case 'contact':
     case 'receipt':
       return null;
   }
@@ -120,6 +121,7 @@ function inputOf(inbound: Exclude<Inbound, { kind: 'receipt' }>): UserInput | nu
         ...(inbound.label ? { label: inbound.label } : {}),
       };
     case 'call':
+    case 'contact':
       return null;
   }
 }

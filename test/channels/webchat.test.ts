@@ -133,7 +133,7 @@ channelContract({
             code?: string;
           };
           // Give the server time to deliver the echo before counting sends.
-          await new Promise((r) => setTimeout(r, 20));
+          if (ack.ok) await new Promise((r) => setTimeout(r, 20));
           return { events: rig.events.slice(before), status: ack.ok ? 200 : 400 };
         } catch (threw) {
           return { events: [], status: 500, threw };

@@ -19,14 +19,19 @@ export type ContractCase =
   | 'retryable'
   | 'receipts'
   | 'secrets'
-  | 'in-response';
+  | 'in-response'
+  | 'fuzz';
 
 /** What a channel's test provides to the contract. */
 export interface ChannelHarness {
   readonly adapter: ChannelAdapter;
   /** An address the adapter can send to. */
   readonly address: Address;
-  /** Feed one raw provider (or client) payload through the adapter's real inbound path. */
+  /**
+   * Feed one raw provider (or client) payload through the adapter's real inbound path. Objects are encoded the
+   * way the provider sends them (JSON, form fields…); a `Buffer` is sent as the exact body bytes. With
+   * `signature: 'valid'` (the default) the harness signs whatever it sends, so fuzzed bodies reach the parser.
+   */
   feed(
     raw: unknown,
     opts?: { signature?: 'valid' | 'missing' | 'wrong' },
@@ -57,10 +62,10 @@ export interface ChannelContractOptions {
 export function channelContract(opts: ChannelContractOptions): void {
   const skipped = new Map<ContractCase, string>();
   for (const s of opts.skip ?? []) for (const t of s.tests) skipped.set(t, s.reason);
-  const test = (c: ContractCase, title: string, fn: () => Promise<void>) => {
+  const test = (c: ContractCase, title: string, fn: () => Promise<void>, timeout?: number) => {
     const reason = skipped.get(c);
     if (reason) it.skip(`${title} — skipped: ${reason}`, fn);
-    else it(title, fn);
+    else it(title, fn, timeout);
   };
 
   describe(`channel contract: ${opts.name}`, () => {
@@ -206,8 +211,102 @@ export function channelContract(opts: ChannelContractOptions): void {
       for (const s of h.secrets) expect(text).not.toContain(s);
     });
 
+    test(
+      'fuzz',
+      `${FUZZ_CASES} mutated or malformed signed payloads: no throw, no 5xx`,
+      async () => {
+        const seeds = fixtures().map((f) => f.raw);
+        const rand = mulberry32(0x5eed);
+        let accepted = 0;
+        for (let i = 0; i < FUZZ_CASES; i++) {
+          const raw = mutate(seeds[i % seeds.length], rand);
+          const r = await h.feed(raw);
+          expect(r.threw, `case ${i}`).toBeUndefined();
+          expect(r.status, `case ${i}`).toBeLessThan(500);
+          for (const e of r.events) expect(InboundSchema.safeParse(e).success, `case ${i}`).toBe(true);
+          if (r.events.length) accepted++;
+        }
+        // Some mutations keep the payload valid: the parser must not reject everything either.
+        expect(accepted).toBeGreaterThan(0);
+      },
+      120_000,
+    );
+
     test('in-response', 'in-response channels render a valid reply body', async () => {
       expect(h.adapter.capabilities.delivery).toBe('in-response');
     });
   });
+}
+
+/** Payloads fed by the fuzz case of the contract. */
+export const FUZZ_CASES = 1000;
+
+/** A small deterministic PRNG, so a failing fuzz case can be replayed. */
+function mulberry32(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const WEIRD: readonly unknown[] = [
+  null,
+  '',
+  0,
+  -1,
+  1e308,
+  true,
+  [],
+  {},
+  'x'.repeat(20_000),
+  '\u0000\uffff\ud800',
+  '🙂'.repeat(50),
+  { $gt: '' },
+  ['a', 1, null],
+  '<script>alert(1)</script>',
+  '../../etc/passwd',
+  '-1e-400',
+  { __proto__: { polluted: true } },
+];
+
+/** Mutate a JSON-like value: drop, retype or replace fields at random depth, or hand back raw bytes. */
+function mutate(seed: unknown, rand: () => number): unknown {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
+  const r = rand();
+  if (r < 0.08)
+    return Buffer.from(Array.from({ length: Math.floor(rand() * 200) }, () => Math.floor(rand() * 256)));
+  if (r < 0.12)
+    return Buffer.from(JSON.stringify(seed).slice(0, Math.floor(rand() * JSON.stringify(seed).length)));
+  if (r < 0.15) return pick(WEIRD);
+  const copy = JSON.parse(JSON.stringify(seed ?? null)) as unknown;
+  const edits = 1 + Math.floor(rand() * 3);
+  for (let e = 0; e < edits; e++) {
+    // Walk to a random container and change one of its entries.
+    let node: unknown = copy;
+    for (let depth = 0; depth < 6; depth++) {
+      if (!node || typeof node !== 'object') break;
+      const keys = Object.keys(node);
+      if (!keys.length) break;
+      const key = pick(keys);
+      const child = (node as Record<string, unknown>)[key];
+      if (child && typeof child === 'object' && rand() < 0.7) {
+        node = child;
+        continue;
+      }
+      const target = node as Record<string, unknown>;
+      const op = rand();
+      if (op < 0.3) delete target[key];
+      else if (op < 0.6) target[key] = pick(WEIRD);
+      else if (op < 0.75 && typeof child === 'string')
+        target[key] = child + pick(['\u0000', '"', '🙂', ' '.repeat(5000)]);
+      else if (op < 0.9)
+        target[key] = typeof child === 'number' ? String(child) : typeof child === 'string' ? 12345 : [child];
+      else target[`${key}_${Math.floor(rand() * 100)}`] = pick(WEIRD);
+      break;
+    }
+  }
+  return copy;
 }

@@ -19,6 +19,8 @@ export function inboundLabel(i: Inbound): string {
       return i.phase;
     case 'receipt':
       return i.status;
+    case 'contact':
+      return i.phone;
     default: {
       const never: never = i;
       return never;
