@@ -506,7 +506,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       publicUrl: config.PUBLIC_URL,
     };
     // loadConfig validated these variables with the same schema; `create` receives exactly what it parses.
-    const create = def.create as (c: unknown, d: ChannelDeps) => ChannelAdapter;
+    const create = def.create.bind(def) as (c: unknown, d: ChannelDeps) => ChannelAdapter;
     const adapter = host.add(create(def.config.parse(channelInput(vars, def.env)), deps));
     adapters.set(adapter.name, adapter);
     log.info({ channel: def.name }, 'channel configured');
