@@ -504,6 +504,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
       now: () => overrides.clock?.now() ?? new Date(),
       dataDir: resolve(config.DATA_DIR, 'channels', def.name),
       publicUrl: config.PUBLIC_URL,
+      count: host.counter(def.name),
     };
     // loadConfig validated these variables with the same schema; `create` receives exactly what it parses.
     const create = def.create.bind(def) as (c: unknown, d: ChannelDeps) => ChannelAdapter;

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import client from 'prom-client';
 import type { ChannelAdapter, ChannelHealth, Emit, Inbound } from './contract.ts';
 import { ToolkitError } from './contract.ts';
-import type { ChannelLogger } from './kit/index.ts';
+import type { ChannelCounter, ChannelLogger } from './kit/index.ts';
 
 /** Health of one channel as the admin API shows it. */
 export interface ChannelStatus {
@@ -79,6 +79,25 @@ export class ChannelHost {
         for (const s of status()) this.set({ channel: s.name }, s.state === 'ready' ? 1 : 0);
       },
     });
+  }
+
+  readonly #counters = new Map<string, client.Counter<'channel'>>();
+
+  /** A counter function for one channel's {@link ChannelDeps.count}. */
+  counter(channel: string): (name: ChannelCounter, n?: number) => void {
+    return (name, n = 1) => {
+      let c = this.#counters.get(name);
+      if (!c) {
+        c = new client.Counter({
+          name: `ventanilla_channel_${name}_total`,
+          help: `Channel counter ${name.replace(/_/g, ' ')}`,
+          labelNames: ['channel'],
+          registers: [this.#deps.registry],
+        });
+        this.#counters.set(name, c);
+      }
+      c.inc({ channel }, n);
+    };
   }
 
   /** Add an adapter; returns it with `send` counted (the runtime must use the returned object). */

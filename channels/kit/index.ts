@@ -32,7 +32,12 @@ export interface ChannelDeps {
   readonly dataDir: string;
   /** The deployment's public base URL (`PUBLIC_URL`), e.g. for webhook URLs and Twilio signatures. */
   readonly publicUrl: string;
+  /** Channel-specific counters exported as `ventanilla_channel_<name>_total{channel}` (e.g. `sms_segments`). */
+  readonly count: (name: ChannelCounter, n?: number) => void;
 }
+
+/** Counters a channel may add to (each is one Prometheus counter labelled by channel). */
+export type ChannelCounter = 'sms_segments' | 'templates_sent' | 'media_downloaded' | 'transcriptions';
 
 /** A channel's definition: its name, config schema, capabilities and factory. */
 export interface ChannelDefinition<N extends string, S extends z.ZodType, D, A extends ChannelAdapter> {
