@@ -29,6 +29,7 @@ import type {
   CaseStore,
   Catalog,
   JobQueue,
+  MediaStore,
   MessageRecord,
   Nlu,
   OutboxStore,
@@ -37,6 +38,7 @@ import { createPgBossJobQueue } from './integrations/jobs/pg-boss.ts';
 import { acquireDataLock, openPglite, openPostgres, ping } from './integrations/storage/db.ts';
 import type { Database } from './integrations/storage/db.ts';
 import { createFileMediaStore } from './integrations/storage/media.ts';
+import { createOpenAiTranscriber } from './integrations/transcribe/openai.ts';
 import { createPostgresCaseStore, createPostgresOutboxStore } from './integrations/storage/store.ts';
 
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
@@ -93,6 +95,11 @@ export const ConfigSchema = z
     LLM_API_KEY: z.string().default('not-needed'),
     LLM_MODEL: z.string().default('gpt-4o-mini'),
     LLM_TIMEOUT_MS: z.coerce.number().int().positive().default(3000),
+    TRANSCRIBE_BASE_URL: z.string().url().optional(),
+    TRANSCRIBE_API_KEY: z.string().default('not-needed'),
+    TRANSCRIBE_MODEL: z.string().default('whisper-1'),
+    TRANSCRIBE_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
+    CALL_CENTRE_PHONE: z.string().max(40).optional(),
     WOMENS_INSTITUTE: z
       .string()
       .min(3)
@@ -228,6 +235,8 @@ export interface App {
   readonly runtime: Runtime;
   readonly store: CaseStore;
   readonly outbox: OutboxStore;
+  /** Inbound media (what adapters saved). */
+  readonly media: MediaStore;
   readonly database: Database;
   readonly catalog: Catalog;
   readonly webchat: WebchatAdapter;
@@ -392,6 +401,12 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     labelNames: ['direction', 'channel'],
     registers: [registry],
   });
+  const transcriptions = new client.Counter({
+    name: 'ventanilla_transcriptions_total',
+    help: 'Voice-note transcriptions by outcome (ok, failed)',
+    labelNames: ['outcome'],
+    registers: [registry],
+  });
   const outboxFailures = new client.Counter({
     name: 'ventanilla_outbox_failures_total',
     help: 'Failed delivery attempts (final = dead-lettered)',
@@ -545,12 +560,24 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(overrides.clock ? { clock: overrides.clock } : {}),
     ...(overrides.random ? { random: overrides.random } : {}),
     nlu,
+    media,
+    ...(config.TRANSCRIBE_BASE_URL
+      ? {
+          transcriber: createOpenAiTranscriber({
+            baseUrl: config.TRANSCRIBE_BASE_URL,
+            apiKey: config.TRANSCRIBE_API_KEY,
+            model: config.TRANSCRIBE_MODEL,
+            timeoutMs: config.TRANSCRIBE_TIMEOUT_MS,
+          }),
+        }
+      : {}),
     log: log.child({ component: 'runtime' }),
     settings: {
       folioPrefix: config.FOLIO_PREFIX,
       timeZone: config.SERVICE_TIMEZONE,
       privacyNoticeUrl: config.PRIVACY_NOTICE_URL,
       womensInstitute: config.WOMENS_INSTITUTE,
+      ...(config.CALL_CENTRE_PHONE ? { callCentrePhone: config.CALL_CENTRE_PHONE } : {}),
       serviceHours: config.SERVICE_HOURS,
       holidays: catalog.holidays.map((h) => h.date),
       alwaysOpenQueues: config.ALWAYS_OPEN_QUEUES,
@@ -567,6 +594,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
         turnSeconds.observe({ channel }, seconds);
       },
       message: (direction, channel) => messages.inc({ direction, channel }),
+      transcription: (outcome) => transcriptions.inc({ outcome }),
     },
     outboxEvents: {
       sent: (entry) => messages.inc({ direction: 'out', channel: entry.channel }),
@@ -748,6 +776,7 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     runtime,
     store,
     outbox,
+    media,
     database: db,
     catalog,
     webchat: webchatAdapter,

@@ -80,6 +80,8 @@ export interface DialogSettings {
   /** How to reach the municipal women's institute (shown with emergency guidance). */
   readonly womensInstitute: string;
   readonly serviceHours: ServiceHours;
+  /** The call centre's phone, offered when the bot cannot help on a channel (e.g. voice notes); optional. */
+  readonly callCentrePhone?: string;
   /** ISO dates (YYYY-MM-DD) when the desk is closed. */
   readonly holidays: readonly string[];
   /** Queues staffed around the clock (the restricted gender-violence queue by default). */

@@ -3,6 +3,8 @@ import type { ChannelAdapter, Inbound, Outbound } from '../channels/contract.ts'
 import type {
   CaseStore,
   Catalog,
+  MediaStore,
+  Transcriber,
   ConversationRecord,
   JobQueue,
   Nlu,
@@ -43,6 +45,10 @@ export interface RuntimeDeps {
   readonly settings: DialogSettings;
   /** Natural-language understanding; without one, a small rule set is used (tests). */
   readonly nlu?: Nlu;
+  /** Voice notes to text (optional). */
+  readonly transcriber?: Transcriber;
+  /** Inbound media, read back for transcription. */
+  readonly media?: MediaStore;
   readonly maxInboundText?: number;
   readonly citizenBurst?: { readonly burst: number; readonly perSecond: number };
   readonly retry?: RetryPolicy;
@@ -105,6 +111,8 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
     settings: deps.settings,
     nlu: deps.nlu ?? createRuleNlu(deps.catalog, deps.settings.folioPrefix),
+    ...(deps.transcriber ? { transcriber: deps.transcriber } : {}),
+    ...(deps.media ? { media: deps.media } : {}),
     maxInboundText: deps.maxInboundText ?? 4096,
     ...(deps.citizenBurst ? { citizenBurst: deps.citizenBurst } : {}),
     onError,

@@ -20,6 +20,8 @@ export const INTEGRATION_ERROR_CODES = {
   CATALOG_INVALID:
     'A catalogue file is missing, is not JSON, or does not match its schema (the file and field are named).',
   CONFIG_INVALID: 'An environment variable is missing or malformed (the variable is named).',
+  TRANSCRIBE_FAILED:
+    'A voice note could not be transcribed (service down, timeout or refusal); the citizen is asked to write instead.',
 } as const;
 /** A stable code owned by `integrations/`. */
 export type IntegrationErrorCode = keyof typeof INTEGRATION_ERROR_CODES;
@@ -504,6 +506,21 @@ export interface MediaStore {
   save(input: { bytes: Buffer; mime: string; contactHint?: string }): Promise<StoredMedia>;
   /** Read media metadata, or null. */
   get(id: string): Promise<StoredMedia | null>;
+  /** Read the stored bytes, or null when the id is unknown. */
+  read(id: string): Promise<{ readonly media: StoredMedia; readonly bytes: Buffer } | null>;
+}
+
+/**
+ * Speech to text for voice notes (an OpenAI-compatible `/v1/audio/transcriptions`). Optional: without one, the
+ * citizen is kindly asked to write or call instead.
+ */
+export interface Transcriber {
+  /** The text said in `bytes`; throws `IntegrationError('TRANSCRIBE_FAILED')` when it cannot tell. */
+  transcribe(input: {
+    readonly bytes: Buffer;
+    readonly mime: string;
+    readonly language?: 'es' | 'en';
+  }): Promise<string>;
 }
 
 /** A durable job queue (pg-boss on the same database): the retry and cross-node path of the outbox. */

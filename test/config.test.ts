@@ -94,3 +94,17 @@ describe('data-folder lock', () => {
     }
   });
 });
+
+describe('configuration documentation', () => {
+  it('documents every environment variable in the README, and only real ones', async () => {
+    const { ConfigSchema, channelEnvVars } = await import('../main.ts');
+    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+    const documented = new Set([...readme.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]!));
+    const known = [...Object.keys(ConfigSchema.in.shape), ...channelEnvVars()];
+    for (const v of known) expect(documented.has(v), `${v} missing from README`).toBe(true);
+    const codes = readme.split(/^## Errors$/m)[1]?.split(/^## /m)[0] ?? '';
+    const errorRows = new Set([...codes.matchAll(/^\|\s*`([A-Z][A-Z0-9_]+)`\s*\|/gm)].map((m) => m[1]!));
+    for (const v of documented)
+      if (!errorRows.has(v)) expect(known.includes(v), `${v} is documented but not read`).toBe(true);
+  });
+});

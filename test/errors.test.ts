@@ -22,7 +22,7 @@ function documented(): string[] {
 describe('error catalogue', () => {
   it('uses UPPER_SNAKE codes prefixed by their owner', () => {
     for (const code of Object.keys(catalogue))
-      expect(code).toMatch(/^(CHANNEL|STORE|CATALOG|CONFIG|DIALOG|ADMIN|HTTP)_[A-Z0-9_]+$/);
+      expect(code).toMatch(/^(CHANNEL|STORE|CATALOG|CONFIG|DIALOG|ADMIN|HTTP|TRANSCRIBE)_[A-Z0-9_]+$/);
   });
   it('documents every code in the README errors table', () => {
     const docs = new Set(documented());

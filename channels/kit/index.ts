@@ -37,7 +37,7 @@ export interface ChannelDeps {
 }
 
 /** Counters a channel may add to (each is one Prometheus counter labelled by channel). */
-export type ChannelCounter = 'sms_segments' | 'templates_sent' | 'media_downloaded' | 'transcriptions';
+export type ChannelCounter = 'sms_segments' | 'templates_sent' | 'media_downloaded';
 
 /** A channel's definition: its name, config schema, capabilities and factory. */
 export interface ChannelDefinition<N extends string, S extends z.ZodType, D, A extends ChannelAdapter> {

@@ -13,9 +13,11 @@ import type {
   Catalog,
   ConversationMode,
   ConversationRecord,
+  MediaStore,
   Nlu,
   PendingOutbound,
   StoreTx,
+  Transcriber,
 } from '../../integrations/contract.ts';
 import { DialogError } from '../contract.ts';
 import type {
@@ -51,6 +53,10 @@ export interface RouterDeps {
   readonly metrics?: RuntimeMetrics;
   readonly settings: DialogSettings;
   readonly nlu: Nlu;
+  /** Voice notes to text; without it (or when it fails) the citizen is asked to write or call. */
+  readonly transcriber?: Transcriber;
+  /** Where adapters stored inbound media (read back for transcription). */
+  readonly media?: MediaStore;
   /** Longest text a citizen may send in one message; longer ones are stored and answered with a request to shorten. */
   readonly maxInboundText: number;
   readonly onError: (err: TurnError) => void;
@@ -124,6 +130,11 @@ function inputOf(inbound: Exclude<Inbound, { kind: 'receipt' }>): UserInput | nu
     case 'contact':
       return null;
   }
+}
+
+/** A voice note or other audio-only media message. */
+function isVoice(inbound: Inbound): inbound is Extract<Inbound, { kind: 'media' }> {
+  return inbound.kind === 'media' && inbound.media.every((m) => m.mime.startsWith('audio/'));
 }
 
 /** The current year in the service timezone (folios use it). */
@@ -287,13 +298,17 @@ export class Router {
     }
   }
 
-  async #turn(key: string, inbound: Exclude<Inbound, { kind: 'receipt' }>): Promise<TurnOutcome> {
+  async #turn(key: string, received: Exclude<Inbound, { kind: 'receipt' }>): Promise<TurnOutcome> {
+    let inbound = received;
     const { store, clock, metrics } = this.#deps;
     const started = performance.now();
     const now = clock.now();
     let conversation: ConversationRecord | undefined = this.#cache.get(key);
     let outcome: TxOutcome | undefined;
     const limited = this.#flood(key);
+    // Like understanding, transcription runs before the transaction: a slow HTTP call must never hold the database.
+    if (limited === 'ok' && isVoice(inbound))
+      inbound = await this.#transcribe(inbound, conversation?.locale ?? inbound.locale);
     // Understanding runs before the transaction: an LLM call must never hold the database.
     const understanding =
       inbound.kind === 'text' && limited === 'ok' && inbound.text.length <= this.#deps.maxInboundText
@@ -366,6 +381,40 @@ export class Router {
       trace: outcome.trace,
       outboxIds: outcome.outboxIds,
     };
+  }
+
+  /** A voice note as text (the recording stays referenced in `raw`), or the note unchanged when that fails. */
+  async #transcribe(
+    inbound: Extract<Inbound, { kind: 'media' }>,
+    locale: string | undefined,
+  ): Promise<Exclude<Inbound, { kind: 'receipt' }>> {
+    const { transcriber, media, log, metrics } = this.#deps;
+    const item = inbound.media[0];
+    if (!transcriber || !media || !item) return inbound;
+    try {
+      const found = await media.read(item.mediaId);
+      if (!found) return inbound;
+      const text = await transcriber.transcribe({
+        bytes: found.bytes,
+        mime: item.mime,
+        language: locale?.startsWith('en') ? 'en' : 'es',
+      });
+      metrics?.transcription?.('ok');
+      const { media: _media, kind: _kind, raw, ...base } = inbound;
+      return {
+        ...base,
+        kind: 'text',
+        text,
+        raw: { voiceNote: { mediaId: item.mediaId, mime: item.mime }, raw },
+      };
+    } catch (err) {
+      metrics?.transcription?.('failed');
+      log.warn(
+        { channel: inbound.address.channel, code: err instanceof ToolkitError ? err.code : undefined },
+        'voice note not transcribed',
+      );
+      return inbound;
+    }
   }
 
   async #inTransaction(
@@ -454,14 +503,24 @@ export class Router {
         : (conversation.locale as Locale);
 
     const input = inputOf(inbound);
-    if (limited !== 'ok' || text.length > d.maxInboundText || input === null) {
-      // Stored, not processed: a flood (told once), an over-long text, or a call event.
+    const voice = isVoice(inbound);
+    if (limited !== 'ok' || text.length > d.maxInboundText || input === null || voice) {
+      // Stored, not processed: a flood (told once), an over-long text, an untranscribed voice note, or a call event.
       const outbound =
         limited === 'silent' || input === null
           ? []
           : limited === 'first'
             ? [bot({ kind: 'text', text: d.t(locale, 'errors-flood') })]
-            : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
+            : voice
+              ? [
+                  bot({
+                    kind: 'text',
+                    text: d.settings.callCentrePhone
+                      ? d.t(locale, 'voice-not-supported-call', { phone: d.settings.callCentrePhone })
+                      : d.t(locale, 'voice-not-supported'),
+                  }),
+                ]
+              : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
       const { commit, next } = await save(conversation.state, 'bot', null, outbound, { locale });
       return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
     }

@@ -12,6 +12,8 @@ export interface RuntimeLogger {
 export interface RuntimeMetrics {
   turn(channel: string, seconds: number, outcome: string): void;
   message(direction: 'in' | 'out', channel: string): void;
+  /** A voice-note transcription attempt. */
+  transcription?(outcome: 'ok' | 'failed'): void;
 }
 
 /** A clock; tests pass a fake. */

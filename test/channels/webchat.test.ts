@@ -10,7 +10,7 @@ import type { Inbound } from '../../channels/contract.ts';
 import { randomSecret, secretKey } from '../../channels/kit/ids.ts';
 import { webchat, webchatConfig } from '../../channels/webchat.ts';
 import type { ChatMessageDto, WebchatAdapter, WebchatConfig } from '../../channels/webchat.ts';
-import type { MediaStore, StoredMedia } from '../../integrations/contract.ts';
+import { memoryMedia } from '../fakes/media.ts';
 import { createLogger } from '../../main.ts';
 import { channelContract } from '../contract/channel.contract.ts';
 
@@ -20,20 +20,6 @@ interface Rig {
   events: Inbound[];
   logs: string[];
   close(): Promise<void>;
-}
-
-function memoryMedia(): MediaStore {
-  const items = new Map<string, StoredMedia>();
-  return {
-    async save({ bytes, mime }) {
-      const m = { id: crypto.randomUUID(), mime, bytes: bytes.length, sha256: '' };
-      items.set(m.id, m);
-      return m;
-    },
-    async get(id) {
-      return items.get(id) ?? null;
-    },
-  };
 }
 
 async function startRig(config: Partial<WebchatConfig> = {}, history: ChatMessageDto[] = []): Promise<Rig> {

@@ -40,6 +40,10 @@ export interface FakeOpenAi {
   readonly baseUrl: string;
   readonly calls: OpenAiCall[];
   respond(...replies: OpenAiReply[]): void;
+  /** Script answers of `POST /v1/audio/transcriptions` (a text, or an error status). */
+  transcribe(...replies: (string | { status: number })[]): void;
+  /** Multipart requests received by the transcription endpoint (raw body text, for field checks). */
+  readonly transcriptions: { readonly contentType: string; readonly body: string }[];
   close(): Promise<void>;
 }
 
@@ -72,6 +76,8 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 export async function startFakeOpenAi(): Promise<FakeOpenAi> {
   const calls: OpenAiCall[] = [];
   const script: OpenAiReply[] = [];
+  const spoken: (string | { status: number })[] = [];
+  const transcriptions: { contentType: string; body: string }[] = [];
   const sockets = new Set<Socket>();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -82,6 +88,16 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
         body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as ChatRequest;
       } catch {
         // not JSON: recorded as an empty request
+      }
+      if (req.method === 'POST' && (req.url ?? '').endsWith('/audio/transcriptions')) {
+        transcriptions.push({
+          contentType: String(req.headers['content-type'] ?? ''),
+          body: Buffer.concat(chunks).toString('latin1'),
+        });
+        const next = spoken.shift() ?? { status: 500 };
+        if (typeof next === 'string') send(res, 200, { text: next });
+        else send(res, next.status, { error: { message: `status ${next.status}`, type: 'server_error' } });
+        return;
       }
       calls.push({ path: req.url ?? '/', headers: req.headers, body });
       if (req.method !== 'POST' || !(req.url ?? '').endsWith('/chat/completions')) {
@@ -143,6 +159,8 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
     baseUrl: `http://127.0.0.1:${port}/v1`,
     calls,
     respond: (...replies) => script.push(...replies),
+    transcribe: (...replies) => spoken.push(...replies),
+    transcriptions,
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();
