@@ -831,6 +831,12 @@ function registerAdmin(
       admin.get('/channels', async () => ({
         channels: [{ name: 'webchat', kind: 'event-source', state: 'ready' }, ...host.status()],
       }));
+      admin.get('/contacts/:id', async (req, reply) => {
+        const { id } = z.object({ id: z.string().uuid() }).parse(req.params);
+        const contact = await store.getContact(id as ContactId);
+        if (!contact) return reply.status(404).send({ code: 'STORE_NOT_FOUND', message: `No contact ${id}` });
+        return { contact };
+      });
       admin.get('/cases', async (req) => {
         const q = z
           .object({ status: z.string().optional(), limit, contactId: z.string().uuid().optional() })

@@ -294,6 +294,27 @@ export interface ResolveInput {
   readonly address: Address;
   readonly locale: string;
   readonly now: Date;
+  /**
+   * Identifiers the provider vouches for. A *new* channel identity with a phone or e-mail another identity already
+   * has joins that identity's contact (the same phone on WhatsApp, SMS and voice is one person).
+   */
+  readonly identity?: Inbound['identity'];
+}
+
+/** A person and every channel identity they are known by (the contact record). */
+export interface ContactRecord {
+  readonly id: ContactId;
+  readonly locale: string;
+  readonly privacyConsentAt: Date | null;
+  readonly createdAt: Date;
+  readonly identities: readonly {
+    readonly channel: string;
+    readonly user: string;
+    readonly phone: string | null;
+    readonly email: string | null;
+    readonly createdAt: Date;
+    readonly lastSeenAt: Date;
+  }[];
 }
 
 /** The outcome of writing one turn. */
@@ -305,6 +326,15 @@ export interface TurnCommit {
 
 /** Operations available inside one turn's transaction. */
 export interface StoreTx {
+  /**
+   * Record a phone the provider says belongs to this conversation's identity. When another contact already has
+   * that phone, this identity's contact is merged into it (identities, conversations, cases, followers,
+   * subscriptions move; the newer contact is removed) and `merged` is true.
+   */
+  attachPhone(
+    conversation: ConversationRecord,
+    phone: string,
+  ): Promise<{ contactId: ContactId; merged: boolean }>;
   /** Append an inbound message; `duplicate` when this channel already has that external id. */
   appendInbound(
     conversationId: ConversationId,
@@ -387,6 +417,8 @@ export interface ConversationFilter {
 export interface CaseStore {
   /** Resolve contact + channel identity + conversation for an address, creating them on first contact. */
   resolveConversation(input: ResolveInput): Promise<ConversationRecord>;
+  /** A contact with all of its channel identities, or null. */
+  getContact(id: ContactId): Promise<ContactRecord | null>;
   /** The conversation of a channel identity, without creating anything. */
   findConversation(channel: string, user: string): Promise<ConversationRecord | null>;
   /** Read a conversation by id. */

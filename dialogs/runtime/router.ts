@@ -321,6 +321,7 @@ export class Router {
           address: inbound.address,
           locale: pickLocale(inbound.locale),
           now,
+          ...(inbound.identity ? { identity: inbound.identity } : {}),
         });
         const current: ConversationRecord = conversation;
         try {
@@ -467,6 +468,26 @@ export class Router {
     const text = inbound.kind === 'text' ? inbound.text : '';
     const plain = normalize(text);
     const emptyTrace = (): TurnTrace => ({ statusReported: [], casesCreated: [], handoff: null });
+
+    if (inbound.kind === 'contact') {
+      // A shared phone (Telegram's request-contact button) links this identity to the person's other channels.
+      let reply = 'identity-phone-not-own';
+      if (inbound.own) {
+        const linked = await tx.attachPhone(conversation, inbound.phone);
+        // A merge moved this conversation to the older contact and bumped its version.
+        if (linked.merged)
+          conversation = {
+            ...conversation,
+            contactId: linked.contactId,
+            stateVersion: conversation.stateVersion + 1,
+          };
+        reply = linked.merged ? 'identity-phone-merged' : 'identity-phone-saved';
+      }
+      const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
+        bot({ kind: 'text', text: d.t(conversation.locale as Locale, reply) }),
+      ]);
+      return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+    }
 
     if (conversation.mode !== 'bot') {
       // Waiting for (or talking to) a person: messages are only stored, except the way back to the bot and STOP.

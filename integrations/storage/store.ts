@@ -382,6 +382,54 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
       return rows.map(toCase);
     },
 
+    async attachPhone(conversation, phone) {
+      const rows = await run(
+        tx,
+        sql`with me as (
+              update channel_identities set phone = ${phone}
+              where id = (select identity_id from conversations where id = ${conversation.id}::uuid)
+              returning contact_id
+            )
+            select (select contact_id from me) as mine,
+                   (select contact_id from channel_identities
+                     where phone = ${phone} and contact_id <> (select contact_id from me)
+                     order by created_at limit 1) as other`,
+      );
+      const mine = rows[0]?.mine ? (String(rows[0].mine) as ContactId) : conversation.contactId;
+      const other = rows[0]?.other ? (String(rows[0].other) as ContactId) : null;
+      if (!other) return { contactId: mine, merged: false };
+      // The older contact keeps its id (its cases and folios are what the citizen already knows).
+      const from = mine;
+      const into = other;
+      await run(
+        tx,
+        sql`with ids as (update channel_identities set contact_id = ${into}::uuid where contact_id = ${from}::uuid returning id),
+             convs as (
+               update conversations set contact_id = ${into}::uuid, state_version = state_version + 1, updated_at = now()
+               where contact_id = ${from}::uuid returning id),
+             cs as (update cases set contact_id = ${into}::uuid where contact_id = ${from}::uuid returning id),
+             fol as (
+               insert into case_followers (case_id, contact_id, conversation_id, created_at)
+               select case_id, ${into}::uuid, conversation_id, created_at from case_followers where contact_id = ${from}::uuid
+               on conflict do nothing returning case_id),
+             subs as (
+               insert into subscriptions (id, contact_id, conversation_id, channel, topic, colonia, active, created_at, updated_at)
+               select gen_random_uuid(), ${into}::uuid, conversation_id, channel, topic, colonia, active, created_at, updated_at
+               from subscriptions where contact_id = ${from}::uuid
+               on conflict (contact_id, topic, colonia) do nothing returning id),
+             consent as (
+               update contacts set privacy_consent_at = coalesce(privacy_consent_at,
+                 (select privacy_consent_at from contacts where id = ${from}::uuid)), updated_at = now()
+               where id = ${into}::uuid returning id)
+           select (select count(*) from ids) as identities, (select count(*) from convs) as conversations,
+                  (select count(*) from cs) as cases, (select count(*) from fol) as followers,
+                  (select count(*) from subs) as subscriptions, (select count(*) from consent) as consent`,
+      );
+      // Followers and subscriptions were copied; the cascade removes the old contact's rows with it.
+      await run(tx, sql`delete from contacts where id = ${from}::uuid`);
+      return { contactId: into, merged: true };
+    },
+
     async subscribe(input) {
       const rows = await run(
         tx,
@@ -494,6 +542,8 @@ export function createPostgresCaseStore(
 
   return {
     async resolveConversation(input) {
+      const phone = input.identity?.phone ?? null;
+      const email = input.identity?.email?.toLowerCase() ?? null;
       const attempt = () =>
         run(
           db,
@@ -501,12 +551,23 @@ export function createPostgresCaseStore(
                 select id, contact_id from channel_identities where channel = ${input.channel} and external_user = ${input.address.user}
               ), conv as (
                 select c.* from conversations c join ident on c.identity_id = ident.id
+              ), known as (
+                select contact_id from channel_identities
+                where (${phone}::text is not null and phone = ${phone}) or (${email}::text is not null and email = ${email})
+                order by created_at limit 1
+              ), fill as (
+                update channel_identities set phone = coalesce(phone, ${phone}), email = coalesce(email, ${email})
+                where id in (select id from ident)
+                  and ((phone is null and ${phone}::text is not null) or (email is null and ${email}::text is not null))
+                returning id
               ), new_contact as (
                 insert into contacts (id, locale) select ${randomUUID()}::uuid, ${input.locale}
-                where not exists (select 1 from ident) returning id
+                where not exists (select 1 from ident) and not exists (select 1 from known) returning id
               ), new_ident as (
-                insert into channel_identities (id, contact_id, channel, external_user)
-                select ${randomUUID()}::uuid, id, ${input.channel}, ${input.address.user} from new_contact
+                insert into channel_identities (id, contact_id, channel, external_user, phone, email)
+                select ${randomUUID()}::uuid, c.id, ${input.channel}, ${input.address.user}, ${phone}, ${email}
+                from (select id from new_contact union all select contact_id from known) c
+                where not exists (select 1 from ident)
                 returning id, contact_id
               ), any_ident as (
                 select id, contact_id from ident union all select id, contact_id from new_ident
@@ -532,6 +593,32 @@ export function createPostgresCaseStore(
       const row = rows[0];
       if (!row) throw new StoreError('STORE_UNAVAILABLE', 'Could not resolve the conversation');
       return toConversation(row);
+    },
+
+    async getContact(id) {
+      if (!/^[0-9a-f-]{36}$/i.test(id)) return null;
+      const rows = await run(db, sql`select * from contacts where id = ${id}::uuid`);
+      const c = rows[0];
+      if (!c) return null;
+      const idents = await run(
+        db,
+        sql`select channel, external_user, phone, email, created_at, last_seen_at from channel_identities
+            where contact_id = ${id}::uuid order by created_at`,
+      );
+      return {
+        id: String(c.id) as ContactId,
+        locale: String(c.locale),
+        privacyConsentAt: dateOrNull(c.privacy_consent_at),
+        createdAt: new Date(String(c.created_at)),
+        identities: idents.map((r) => ({
+          channel: String(r.channel),
+          user: String(r.external_user),
+          phone: r.phone === null || r.phone === undefined ? null : String(r.phone),
+          email: r.email === null || r.email === undefined ? null : String(r.email),
+          createdAt: new Date(String(r.created_at)),
+          lastSeenAt: new Date(String(r.last_seen_at)),
+        })),
+      };
     },
 
     async findConversation(channel, user) {
