@@ -395,8 +395,8 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
                      where phone = ${phone} and contact_id <> (select contact_id from me)
                      order by created_at limit 1) as other`,
       );
-      const mine = rows[0]?.mine ? (String(rows[0].mine) as ContactId) : conversation.contactId;
-      const other = rows[0]?.other ? (String(rows[0].other) as ContactId) : null;
+      const mine = (strOrNull(rows[0]?.mine) ?? conversation.contactId) as ContactId;
+      const other = strOrNull(rows[0]?.other) as ContactId | null;
       if (!other) return { contactId: mine, merged: false };
       // The older contact keeps its id (its cases and folios are what the citizen already knows).
       const from = mine;
@@ -613,8 +613,8 @@ export function createPostgresCaseStore(
         identities: idents.map((r) => ({
           channel: String(r.channel),
           user: String(r.external_user),
-          phone: r.phone === null || r.phone === undefined ? null : String(r.phone),
-          email: r.email === null || r.email === undefined ? null : String(r.email),
+          phone: strOrNull(r.phone),
+          email: strOrNull(r.email),
           createdAt: new Date(String(r.created_at)),
           lastSeenAt: new Date(String(r.last_seen_at)),
         })),

@@ -1,16 +1,13 @@
 /**
  * The CaseStore contract: every storage backend passes these (run on PGlite always, on PostgreSQL when
- * TEST_DATABASE_URL is set), after botbuilder's `StorageBaseTests`.
+ * TEST_DATABASE_URL is set, and on the in-memory store), after botbuilder's `StorageBaseTests`.
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Address, Inbound } from '../../channels/contract.ts';
-import type { CaseStore, ConversationRecord, NewCase } from '../../integrations/contract.ts';
+import type { CaseStore, ConversationRecord, NewCase, OutboxStore } from '../../integrations/contract.ts';
 import { StoreError } from '../../integrations/contract.ts';
-import type { Database } from '../../integrations/storage/db.ts';
-import { createPostgresCaseStore } from '../../integrations/storage/store.ts';
-import type { Backend } from '../helpers/db.ts';
-import { resetDatabase } from '../helpers/db.ts';
+import type { OpenStores, StoreBackend } from '../helpers/db.ts';
 
 const now = new Date('2026-03-10T16:00:00Z');
 
@@ -39,23 +36,24 @@ function newCase(conv: ConversationRecord, over: Partial<NewCase> = {}): NewCase
 }
 
 /** Run the case-store contract against a backend. */
-export function caseStoreContract(backend: Backend): void {
+export function caseStoreContract(backend: StoreBackend): void {
   describe(`CaseStore contract (${backend.name})`, () => {
-    let db: Database;
+    let stores: OpenStores;
     let store: CaseStore;
+    let outbox: OutboxStore;
     const address = (user = randomUUID()): Address => ({ channel: 'webchat', user });
     const resolve = (a: Address) =>
       store.resolveConversation({ channel: a.channel, address: a, locale: 'es-MX', now });
 
     beforeAll(async () => {
-      db = await backend.open();
-      store = createPostgresCaseStore(db);
+      stores = await backend.open();
     });
     afterAll(async () => {
-      await db.close();
+      await stores.close();
     });
     beforeEach(async () => {
-      await resetDatabase(db);
+      await stores.reset();
+      ({ store, outbox } = stores);
     });
 
     it('creates a contact, identity and conversation on first contact and finds them again', async () => {
@@ -325,10 +323,9 @@ export function caseStoreContract(backend: Backend): void {
           now,
         }),
       );
-      const [msg] = await store.listMessages(conv.id);
-      await db.raw.query(`update messages set external_id = 'ext-1', status = 'sent' where id = $1`, [
-        msg!.id,
-      ]);
+      // Delivered through the outbox port, so the suite runs on any backend.
+      const [entry] = await outbox.lease({ now, leaseMs: 60_000 });
+      expect(await outbox.markSent(entry!.id, entry!.leaseToken!, 'ext-1', now)).toBe(true);
       expect(await store.applyReceipt('webchat', 'ext-1', 'read')).toBe(true);
       expect(await store.applyReceipt('webchat', 'ext-1', 'delivered')).toBe(false);
       expect((await store.listMessages(conv.id))[0]?.status).toBe('read');

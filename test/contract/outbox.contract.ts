@@ -1,19 +1,19 @@
-/** The OutboxStore contract: lease, retry, dead-letter (PGlite always, PostgreSQL when TEST_DATABASE_URL is set). */
+/**
+ * The OutboxStore contract: lease, retry, dead-letter (PGlite always, PostgreSQL when TEST_DATABASE_URL is set, and
+ * the in-memory store).
+ */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CaseStore, ConversationRecord, OutboxStore } from '../../integrations/contract.ts';
-import type { Database } from '../../integrations/storage/db.ts';
-import { createPostgresCaseStore, createPostgresOutboxStore } from '../../integrations/storage/store.ts';
-import type { Backend } from '../helpers/db.ts';
-import { resetDatabase } from '../helpers/db.ts';
+import type { OpenStores, StoreBackend } from '../helpers/db.ts';
 
 const t0 = new Date('2026-03-10T16:00:00Z');
 const at = (ms: number) => new Date(t0.getTime() + ms);
 
 /** Run the outbox-store contract against a backend. */
-export function outboxContract(backend: Backend): void {
+export function outboxContract(backend: StoreBackend): void {
   describe(`OutboxStore contract (${backend.name})`, () => {
-    let db: Database;
+    let stores: OpenStores;
     let store: CaseStore;
     let outbox: OutboxStore;
     let conv: ConversationRecord;
@@ -36,15 +36,14 @@ export function outboxContract(backend: Backend): void {
     };
 
     beforeAll(async () => {
-      db = await backend.open();
-      store = createPostgresCaseStore(db);
-      outbox = createPostgresOutboxStore(db);
+      stores = await backend.open();
     });
     afterAll(async () => {
-      await db.close();
+      await stores.close();
     });
     beforeEach(async () => {
-      await resetDatabase(db);
+      await stores.reset();
+      ({ store, outbox } = stores);
       const address = { channel: 'loopback', user: randomUUID() };
       conv = await store.resolveConversation({ channel: 'loopback', address, locale: 'es-MX', now: t0 });
     });

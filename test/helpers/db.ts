@@ -2,13 +2,47 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { inject } from 'vitest';
+import type { CaseStore, OutboxStore } from '../../integrations/contract.ts';
 import type { Database } from '../../integrations/storage/db.ts';
 import { openPglite, openPostgres } from '../../integrations/storage/db.ts';
+import { createPostgresCaseStore, createPostgresOutboxStore } from '../../integrations/storage/store.ts';
 
-/** The backends a contract suite runs on. */
+/** The databases the SQL store runs on. */
 export interface Backend {
   readonly name: 'pglite' | 'postgres';
   open(): Promise<Database>;
+}
+
+/** What the store contract suites run against: any implementation of the storage ports. */
+export interface StoreBackend {
+  readonly name: string;
+  /** Open once per file (PGlite's first open costs seconds). */
+  open(): Promise<OpenStores>;
+}
+
+/** Stores opened by a {@link StoreBackend}; read `store` and `outbox` again after `reset()`. */
+export interface OpenStores {
+  readonly store: CaseStore;
+  readonly outbox: OutboxStore;
+  /** Empty everything (between tests). */
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The PostgreSQL store on a database backend. */
+export function sqlStores(backend: Backend): StoreBackend {
+  return {
+    name: backend.name,
+    async open() {
+      const db = await backend.open();
+      return {
+        store: createPostgresCaseStore(db),
+        outbox: createPostgresOutboxStore(db),
+        reset: () => resetDatabase(db),
+        close: () => db.close(),
+      };
+    },
+  };
 }
 
 const APP_TABLES = [

@@ -1,4 +1,4 @@
 import { caseStoreContract } from '../../contract/case-store.contract.ts';
-import { backends } from '../../helpers/db.ts';
+import { backends, sqlStores } from '../../helpers/db.ts';
 
-for (const backend of backends()) caseStoreContract(backend);
+for (const backend of backends()) caseStoreContract(sqlStores(backend));

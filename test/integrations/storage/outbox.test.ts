@@ -1,4 +1,4 @@
 import { outboxContract } from '../../contract/outbox.contract.ts';
-import { backends } from '../../helpers/db.ts';
+import { backends, sqlStores } from '../../helpers/db.ts';
 
-for (const backend of backends()) outboxContract(backend);
+for (const backend of backends()) outboxContract(sqlStores(backend));
