@@ -39,6 +39,7 @@ import { acquireDataLock, openPglite, openPostgres, ping } from './integrations/
 import type { Database } from './integrations/storage/db.ts';
 import { createFileMediaStore } from './integrations/storage/media.ts';
 import { createOpenAiTranscriber } from './integrations/transcribe/openai.ts';
+import { boxAround, createNominatimGeocoder } from './integrations/geocode/nominatim.ts';
 import { createPostgresCaseStore, createPostgresOutboxStore } from './integrations/storage/store.ts';
 
 const ROOT = fileURLToPath(new URL('.', import.meta.url));
@@ -100,6 +101,11 @@ export const ConfigSchema = z
     TRANSCRIBE_MODEL: z.string().default('whisper-1'),
     TRANSCRIBE_TIMEOUT_MS: z.coerce.number().int().positive().default(20_000),
     CALL_CENTRE_PHONE: z.string().max(40).optional(),
+    GEOCODER_URL: z.string().url().optional(),
+    GEOCODER_USER_AGENT: z.string().min(3).optional(),
+    GEOCODER_CONTEXT: z.string().default('Veracruz, México'),
+    GEOCODER_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+    GEOCODER_MIN_INTERVAL_MS: z.coerce.number().int().min(0).default(1_000),
     WOMENS_INSTITUTE: z
       .string()
       .min(3)
@@ -561,6 +567,19 @@ export async function createApp(config: Config, overrides: AppOverrides = {}): P
     ...(overrides.random ? { random: overrides.random } : {}),
     nlu,
     media,
+    ...(config.GEOCODER_URL
+      ? {
+          geocoder: createNominatimGeocoder({
+            baseUrl: config.GEOCODER_URL,
+            userAgent: config.GEOCODER_USER_AGENT ?? `Ventanilla/1.0 (+${config.PUBLIC_URL})`,
+            context: config.GEOCODER_CONTEXT,
+            box: boxAround(catalog.colonias),
+            timeoutMs: config.GEOCODER_TIMEOUT_MS,
+            minIntervalMs: config.GEOCODER_MIN_INTERVAL_MS,
+            log: log.child({ component: 'geocoder' }),
+          }),
+        }
+      : {}),
     ...(config.TRANSCRIBE_BASE_URL
       ? {
           transcriber: createOpenAiTranscriber({

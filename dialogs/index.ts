@@ -3,6 +3,7 @@ import type { ChannelAdapter, Inbound, Outbound } from '../channels/contract.ts'
 import type {
   CaseStore,
   Catalog,
+  Geocoder,
   MediaStore,
   Transcriber,
   ConversationRecord,
@@ -47,6 +48,8 @@ export interface RuntimeDeps {
   readonly nlu?: Nlu;
   /** Voice notes to text (optional). */
   readonly transcriber?: Transcriber;
+  /** Typed addresses to coordinates, after commit (optional). */
+  readonly geocoder?: Geocoder;
   /** Inbound media, read back for transcription. */
   readonly media?: MediaStore;
   readonly maxInboundText?: number;
@@ -113,6 +116,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     nlu: deps.nlu ?? createRuleNlu(deps.catalog, deps.settings.folioPrefix),
     ...(deps.transcriber ? { transcriber: deps.transcriber } : {}),
     ...(deps.media ? { media: deps.media } : {}),
+    ...(deps.geocoder ? { geocoder: deps.geocoder } : {}),
     maxInboundText: deps.maxInboundText ?? 4096,
     ...(deps.citizenBurst ? { citizenBurst: deps.citizenBurst } : {}),
     onError,

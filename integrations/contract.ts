@@ -448,6 +448,11 @@ export interface CaseStore {
     now: Date;
     final: boolean;
   }): Promise<CaseRecord>;
+  /**
+   * Set a case's coordinates from the geocoder, unless it already has a shared pin (a citizen's GPS beats a
+   * geocoded address). Records a `geocoded` case event. Returns whether the case was updated.
+   */
+  setGeocodedLocation(input: { caseId: string; lat: number; lon: number; now: Date }): Promise<boolean>;
   /** The reporter and followers of a case, each with their conversation. */
   caseAudience(caseId: string): Promise<CaseAudience[]>;
   /** Resolve the open incident of a hotspot (its cases become resolved); null when none is open. */
@@ -540,6 +545,18 @@ export interface MediaStore {
   get(id: string): Promise<StoredMedia | null>;
   /** Read the stored bytes, or null when the id is unknown. */
   read(id: string): Promise<{ readonly media: StoredMedia; readonly bytes: Buffer } | null>;
+}
+
+/**
+ * Address → coordinates (a Nominatim-compatible `/search`). Optional and off by default; it runs after the turn
+ * committed, never inside a transaction, and never for sensitive cases.
+ */
+export interface Geocoder {
+  /** Coordinates of a typed address inside the municipality, or null when it cannot place it. */
+  geocode(query: { readonly address: string; readonly colonia?: string | null }): Promise<{
+    readonly lat: number;
+    readonly lon: number;
+  } | null>;
 }
 
 /**

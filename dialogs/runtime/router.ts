@@ -13,6 +13,7 @@ import type {
   Catalog,
   ConversationMode,
   ConversationRecord,
+  Geocoder,
   MediaStore,
   Nlu,
   PendingOutbound,
@@ -55,6 +56,8 @@ export interface RouterDeps {
   readonly nlu: Nlu;
   /** Voice notes to text; without it (or when it fails) the citizen is asked to write or call. */
   readonly transcriber?: Transcriber;
+  /** Typed addresses to coordinates after the turn committed (optional). */
+  readonly geocoder?: Geocoder;
   /** Where adapters stored inbound media (read back for transcription). */
   readonly media?: MediaStore;
   /** Longest text a citizen may send in one message; longer ones are stored and answered with a request to shorten. */
@@ -373,6 +376,8 @@ export class Router {
       return { status: 'diverted', conversationId: conversation.id };
     }
     void this.#deps.dispatcher.dispatch(outcome.outboxIds);
+    if (this.#deps.geocoder)
+      for (const folio of outcome.trace.casesCreated) this.#track(this.#geocode(folio));
     if (outcome.handoff) await this.#deps.desk.requested(outcome.next, outcome.handoff);
     if (outcome.trace.handoff === undefined) outcome.trace.handoff = null;
     metrics?.turn(inbound.address.channel, (performance.now() - started) / 1000, 'handled');
@@ -382,6 +387,28 @@ export class Router {
       trace: outcome.trace,
       outboxIds: outcome.outboxIds,
     };
+  }
+
+  /** Keep a background task in the set `drain()` waits for. */
+  #track(task: Promise<unknown>): void {
+    this.#active.add(task);
+    void task.finally(() => this.#active.delete(task));
+  }
+
+  /**
+   * Better coordinates for a typed address than its colonia centroid. Runs after commit (an HTTP call never holds
+   * the database) and never for sensitive cases, whose addresses must not leave the municipality's systems.
+   */
+  async #geocode(folio: string): Promise<void> {
+    const { store, geocoder, clock, log } = this.#deps;
+    try {
+      const found = await store.findCase(folio);
+      if (!found || !geocoder || found.sensitive || !found.address || found.geoSource === 'pin') return;
+      const point = await geocoder.geocode({ address: found.address, colonia: found.colonia });
+      if (point) await store.setGeocodedLocation({ caseId: found.id, ...point, now: clock.now() });
+    } catch (err) {
+      log.warn({ folio, code: err instanceof ToolkitError ? err.code : undefined }, 'geocoding failed');
+    }
   }
 
   /** A voice note as text (the recording stays referenced in `raw`), or the note unchanged when that fails. */

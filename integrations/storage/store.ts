@@ -745,6 +745,22 @@ export function createPostgresCaseStore(
       return toCase(row);
     },
 
+    async setGeocodedLocation(input) {
+      const rows = await run(
+        db,
+        sql`with upd as (
+              update cases set lat = ${input.lat}, lon = ${input.lon}, geo_source = 'geocoder',
+                     updated_at = ${input.now.toISOString()}::timestamptz
+              where id = ${input.caseId}::uuid and geo_source is distinct from 'pin' returning id
+            ), ev as (
+              insert into case_events (case_id, actor, kind, data)
+              select id, 'geocoder', 'geocoded', jsonb_build_object('lat', ${input.lat}::float8, 'lon', ${input.lon}::float8) from upd
+            )
+            select id from upd`,
+      );
+      return rows.length > 0;
+    },
+
     async updateCaseStatus(input) {
       const rows = await run(
         db,
