@@ -269,6 +269,8 @@ export interface ImportedCase extends NewCase {
   readonly folio: string;
   readonly status: string;
   readonly createdAt: Date;
+  /** When a case imported in a final status was closed; null (the default) for open cases. */
+  readonly closedAt?: Date | null;
 }
 
 /** One entry of a case's append-only audit trail. */

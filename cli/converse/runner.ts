@@ -470,17 +470,10 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
           slaDueAt: new Date(createdAt.getTime() + category.sla_hours * 3_600_000),
           hotspotId: hotspot?.id ?? null,
           incidentId: incident?.id ?? null,
+          closedAt: open ? null : createdAt,
         },
         'converse:seed',
       );
-      if (hotspot && (imported.hotspotId !== hotspot.id || imported.incidentId !== (incident?.id ?? null))) {
-        // CaseStore.importCase does not store hotspot and incident links yet; link the seeded report directly.
-        await db.raw.query(`update cases set hotspot_id = $1, incident_id = $2::uuid where id = $3::uuid`, [
-          hotspot.id,
-          incident?.id ?? null,
-          imported.id,
-        ]);
-      }
       return { status: imported.status, category: imported.category, address: imported.address };
     }
 

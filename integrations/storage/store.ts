@@ -726,13 +726,15 @@ export function createPostgresCaseStore(
             ), ins as (
               insert into cases (id, folio, folio_year, folio_seq, category, description, address, colonia, lat, lon, status,
                                  department, queue, priority, sensitive, visibility, contact_preference, contact_id,
-                                 conversation_id, channel, sla_due_at, created_at, updated_at)
+                                 conversation_id, channel, sla_due_at, created_at, updated_at, closed_at,
+                                 hotspot_id, incident_id, consent_at, geo_source)
               values (${id}::uuid, ${input.folio}, ${year}, ${seq}, ${input.category}, ${input.description}, ${c.address},
                       ${c.colonia}, ${c.lat}::double precision, ${c.lon}::double precision, ${input.status},
                       ${input.department}, ${input.queue}, ${c.priority}, ${input.sensitive}, ${input.visibility},
                       ${c.contactPreference}, ${input.contactId}::uuid, ${input.conversationId}::uuid, ${input.channel},
                       ${input.slaDueAt.toISOString()}::timestamptz, ${input.createdAt.toISOString()}::timestamptz,
-                      ${input.createdAt.toISOString()}::timestamptz)
+                      ${input.createdAt.toISOString()}::timestamptz, ${input.closedAt?.toISOString() ?? null}::timestamptz,
+                      ${c.hotspotId}, ${c.incidentId}::uuid, ${c.consentAt}::timestamptz, ${c.geoSource})
               returning *
             ), ev as (
               insert into case_events (case_id, actor, kind, data)
