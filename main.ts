@@ -162,6 +162,7 @@ function providerChannels(): ProviderDefinition[] {
 interface ProviderDefinition {
   readonly name: string;
   readonly env: Readonly<Record<string, string>>;
+  readonly enabledBy?: readonly string[];
   readonly config: z.ZodType;
   create(config: never, deps: ChannelDeps): ChannelAdapter;
 }
@@ -192,7 +193,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     const set = Object.fromEntries(
       Object.keys(def.env).flatMap((v) => (env[v] !== undefined && env[v] !== '' ? [[v, env[v]]] : [])),
     );
-    if (Object.keys(set).length === 0) continue; // not configured: the channel is simply off
+    const on = (def.enabledBy ?? Object.keys(def.env)).some((v) => set[v] !== undefined);
+    if (!on) continue; // not configured: the channel is simply off
     const result = def.config.safeParse(channelInput(set, def.env));
     if (!result.success) {
       const byKey = new Map(Object.entries(def.env).map(([v, key]) => [key, v]));

@@ -618,6 +618,8 @@ function createTwilioSms(config: TwilioSmsConfig, deps: ChannelDeps): ChannelAda
 export const twilioSms = defineChannel({
   name: NAME,
   config: twilioSmsConfig,
+  // The account variables are shared with Twilio voice: only a sender turns SMS on.
+  enabledBy: ['TWILIO_SMS_FROM', 'TWILIO_MESSAGING_SERVICE_SID'],
   env: {
     TWILIO_ACCOUNT_SID: 'accountSid',
     TWILIO_AUTH_TOKEN: 'authToken',

@@ -48,6 +48,8 @@ export interface ChannelDefinition<N extends string, S extends z.ZodType, D, A e
    * channel on when any of its variables is set and reports schema problems under the variable's name.
    */
   readonly env?: Readonly<Record<string, string>>;
+  /** The variables that turn the channel on (default: any of `env`); for variables shared between channels. */
+  readonly enabledBy?: readonly string[];
   readonly capabilities: Capabilities;
   /** Build a running adapter; `send` of the result degrades outbound messages to the capabilities first. */
   create(config: z.infer<S>, deps: D): A;
