@@ -18,6 +18,7 @@ import type { ChannelAdapter, ContactId, ConversationId, Inbound } from './chann
 import { ChannelHost } from './channels/host.ts';
 import { channels as channelRegistry, outboundDto, webchat, webchatConfig } from './channels/index.ts';
 import type { ChannelDeps } from './channels/kit/index.ts';
+import type { WhatsappWebAdapter } from './channels/whatsapp-web.ts';
 import type { ChatMessageDto, WebchatAdapter } from './channels/index.ts';
 import type { DeskPort, TurnOutcome } from './dialogs/contract.ts';
 import { createRuntime, parseServiceHours } from './dialogs/index.ts';
@@ -852,6 +853,15 @@ function registerAdmin(
       admin.get('/channels', async () => ({
         channels: [{ name: 'webchat', kind: 'event-source', state: 'ready' }, ...host.status()],
       }));
+      admin.get('/channels/whatsapp-web/qr', async (_req, reply) => {
+        // The QR *is* the account: only here, behind the admin token, never in logs.
+        const adapter = host.adapter('whatsapp-web') as WhatsappWebAdapter | undefined;
+        if (!adapter)
+          return reply
+            .status(404)
+            .send({ code: 'CHANNEL_NOT_CONFIGURED', message: 'whatsapp-web is not configured' });
+        return reply.header('cache-control', 'no-store').send(adapter.pairing());
+      });
       admin.get('/contacts/:id', async (req, reply) => {
         const { id } = z.object({ id: z.string().uuid() }).parse(req.params);
         const contact = await store.getContact(id as ContactId);

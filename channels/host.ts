@@ -241,6 +241,11 @@ export class ChannelHost {
     });
   }
 
+  /** A hosted adapter by name (admin operations such as WhatsApp Web pairing). */
+  adapter(name: string): ChannelAdapter | undefined {
+    return this.#adapters.get(name);
+  }
+
   /** Start every event-source adapter; a failing start is logged and shown in health, never fatal. */
   async start(): Promise<void> {
     for (const [name, adapter] of this.#adapters) {

@@ -35,6 +35,7 @@ import {
   providerFetch,
   retryAfterMs,
   safeEqual,
+  sanitizeImage,
   scrubSecrets,
   splitText,
   twilioSignature,
@@ -431,7 +432,12 @@ function createTwilioSms(config: TwilioSmsConfig, deps: ChannelDeps): ChannelAda
         .split(';')[0]!
         .trim()
         .toLowerCase();
-      const saved = await deps.media.save({ bytes: res.body, mime: mime || 'application/octet-stream' });
+      // Photos carry EXIF/GPS of the citizen's phone: keep only the pixels (as web chat and Telegram do).
+      const clean = mime.startsWith('image/') ? await sanitizeImage(res.body) : { bytes: res.body, mime };
+      const saved = await deps.media.save({
+        bytes: clean.bytes,
+        mime: clean.mime || 'application/octet-stream',
+      });
       deps.count('media_downloaded');
       return { mediaId: saved.id, mime: saved.mime, bytes: saved.bytes };
     } catch (err) {

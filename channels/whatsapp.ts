@@ -48,6 +48,7 @@ import {
   numbered,
   retryAfterMs,
   safeEqual,
+  sanitizeImage,
   scrubSecrets,
   splitText,
 } from './kit/index.ts';
@@ -379,9 +380,12 @@ export const whatsapp = defineChannel({
           deps.log.warn({ channel: NAME, bytes: file.body.length }, 'inbound media empty or too large');
           return null;
         }
-        const type =
+        let type =
           mime ?? info.data.mime_type ?? file.headers.get('content-type') ?? 'application/octet-stream';
-        const stored = await deps.media.save({ bytes: file.body, mime: type, contactHint: from });
+        let bytes = file.body;
+        // Photos carry EXIF/GPS of the citizen's phone: keep only the pixels (as web chat and Telegram do).
+        if (type.startsWith('image/')) ({ bytes, mime: type } = await sanitizeImage(bytes));
+        const stored = await deps.media.save({ bytes, mime: type, contactHint: from });
         deps.count('media_downloaded');
         return { mediaId: stored.id, mime: type, bytes: stored.bytes };
       } catch (err) {

@@ -19,6 +19,7 @@ import {
   webhookPayload,
 } from '../fakes/whatsapp.ts';
 import type { FakeGraph } from '../fakes/whatsapp.ts';
+import { TINY_PNG } from '../fakes/images.ts';
 
 const TOKEN = 'EAAGm0PX4ZCpsBAFakeAccessToken1234567890abcdef';
 const APP_SECRET = 'f3a1c9e2b7d44e0a9c8b6d5e4f3a2b1c';
@@ -41,7 +42,7 @@ interface Rig {
 
 async function startRig(config: Partial<Record<keyof WhatsappConfig, string>> = {}): Promise<Rig> {
   const fake = await startFakeGraph({ token: TOKEN });
-  fake.addMedia('1098765432100001', Buffer.alloc(2048, 0xff), 'image/jpeg');
+  fake.addMedia('1098765432100001', TINY_PNG, 'image/jpeg');
   fake.addMedia('1098765432100002', Buffer.alloc(4096, 0x4f), 'audio/ogg');
   fake.addMedia('1098765432100003', Buffer.alloc(1024, 0x25), 'application/pdf');
   const logs: string[] = [];

@@ -18,6 +18,7 @@ import {
   wamid,
 } from '../fakes/whatsapp.ts';
 import type { FakeGraph, SentMessage } from '../fakes/whatsapp.ts';
+import { TINY_PNG } from '../fakes/images.ts';
 
 const TOKEN = 'EAAGm0PX4ZCpsBAe2eAccessToken0987654321';
 const APP_SECRET = '0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a';
@@ -36,7 +37,7 @@ describe('whatsapp end to end', () => {
 
   beforeAll(async () => {
     graph = await startFakeGraph({ token: TOKEN });
-    graph.addMedia('7100000000000001', Buffer.alloc(3000, 0xd8), 'image/jpeg');
+    graph.addMedia('7100000000000001', TINY_PNG, 'image/jpeg');
     t = await startTestApp(
       {
         WHATSAPP_ACCESS_TOKEN: TOKEN,
