@@ -6,10 +6,22 @@
  * definition of that same name.
  */
 import type { ChannelName } from './contract.ts';
+import { botframework } from './botframework.ts';
+import { email } from './email.ts';
+import { telegram } from './telegram.ts';
+import { twilioSms } from './twilio-sms.ts';
 import { webchat } from './webchat.ts';
+import { whatsapp } from './whatsapp.ts';
+import { whatsappWeb } from './whatsapp-web.ts';
 
 export const channels = {
+  botframework,
+  email,
+  telegram,
+  'twilio-sms': twilioSms,
   webchat,
+  whatsapp,
+  'whatsapp-web': whatsappWeb,
 } satisfies { [K in ChannelName]?: { name: K } };
 
 export { webchat, webchatConfig, outboundDto } from './webchat.ts';
