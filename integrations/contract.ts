@@ -398,6 +398,11 @@ export interface StoreTx {
     queue: string | null;
     locale: string;
     lastInboundAt: Date | null;
+    /**
+     * The address of the inbound being answered; replaces the stored one, so replies follow the citizen's latest
+     * e-mail thread or Bot Framework conversation. Omitted for turns without an inbound.
+     */
+    address?: Address;
     outbound: readonly PendingOutbound[];
     now: Date;
     /** Record that the contact has now seen the privacy notice (first reply). */

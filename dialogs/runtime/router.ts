@@ -240,6 +240,16 @@ export class Router {
     }
   }
 
+  /**
+   * Forget the conversations cached by address and the flood buckets. Only for tools that empty the database under
+   * a running runtime and move its clock backwards (the conversation runner between scripts): a cached
+   * conversation would point at a deleted row, and a bucket would count the jump back as a flood.
+   */
+  forget(): void {
+    this.#cache.clear();
+    this.#buckets.clear();
+  }
+
   /** Stop taking turns and wait for the ones in flight. */
   async drain(): Promise<void> {
     this.#draining = true;
@@ -473,12 +483,14 @@ export class Router {
         queue,
         locale,
         lastInboundAt,
+        address: inbound.address,
         outbound,
         now,
         ...(extra.privacyNoticeShown ? { privacyNoticeShown: true } : {}),
       });
       const next: ConversationRecord = {
         ...conversation,
+        address: inbound.address,
         state,
         mode,
         queue,
@@ -498,7 +510,7 @@ export class Router {
 
     if (inbound.kind === 'contact') {
       // A shared phone (Telegram's request-contact button) links this identity to the person's other channels.
-      let reply = 'identity-phone-not-own';
+      let reply = 'subscribe-notices-phone-not-own';
       if (inbound.own) {
         const linked = await tx.attachPhone(conversation, inbound.phone);
         // A merge moved this conversation to the older contact and bumped its version.
@@ -508,7 +520,7 @@ export class Router {
             contactId: linked.contactId,
             stateVersion: conversation.stateVersion + 1,
           };
-        reply = linked.merged ? 'identity-phone-merged' : 'identity-phone-saved';
+        reply = linked.merged ? 'subscribe-notices-phone-merged' : 'subscribe-notices-phone-saved';
       }
       const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
         bot({ kind: 'text', text: d.t(conversation.locale as Locale, reply) }),
@@ -564,8 +576,8 @@ export class Router {
                   bot({
                     kind: 'text',
                     text: d.settings.callCentrePhone
-                      ? d.t(locale, 'voice-not-supported-call', { phone: d.settings.callCentrePhone })
-                      : d.t(locale, 'voice-not-supported'),
+                      ? d.t(locale, 'errors-voice-not-supported-call', { phone: d.settings.callCentrePhone })
+                      : d.t(locale, 'errors-voice-not-supported'),
                   }),
                 ]
               : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];

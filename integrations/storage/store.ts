@@ -488,6 +488,7 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
               update conversations set dialog_state = ${JSON.stringify(input.state ?? null)}::jsonb,
                      state_version = state_version + 1, mode = ${input.mode}, queue = ${input.queue},
                      locale = ${input.locale},
+                     address = coalesce(${input.address ? JSON.stringify(input.address) : null}::jsonb, address),
                      last_inbound_at = coalesce(${input.lastInboundAt?.toISOString() ?? null}::timestamptz, last_inbound_at),
                      updated_at = ${now}::timestamptz
               where id = ${input.conversation.id}::uuid and state_version = ${input.conversation.stateVersion}
