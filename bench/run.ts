@@ -7,7 +7,8 @@
  * Environment: BENCH_CITIZENS (50), BENCH_WARMUP_CITIZENS (2), BENCH_ECHO_MS (3000), BENCH_TIMEOUT_MS (60000 per
  * benchmark), BENCH_SAME_IP=1 (all citizens from one IP, as behind one NAT), TEST_DATABASE_URL.
  * The dialog benchmark (bench/dialogs/: Ventanilla's router vs botbuilder-dialogs, in process) reads
- * BENCH_DIALOG_CITIZENS (BENCH_CITIZENS), BENCH_DIALOG_WARMUP_MS (2000), BENCH_DIALOG_MS (10000).
+ * BENCH_DIALOG_CITIZENS (BENCH_CITIZENS), BENCH_DIALOG_WARMUP_MS (2000), BENCH_DIALOG_MS (10000) and
+ * BENCH_DIALOG_STORE (Ventanilla's storage: `memory`, the default, or `pglite`).
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { EchoResult } from './echo.ts';

@@ -13,16 +13,22 @@ export const WARMUP_MS = Number(process.env.BENCH_DIALOG_WARMUP_MS ?? 2_000);
 export const DURATION_MS = Number(process.env.BENCH_DIALOG_MS ?? 10_000);
 export const NLU_CACHE_DIR = '.tmp/nlu-bench-cache';
 
-/** What both sides start from: the catalogue, the product's NLU (cached) and a migrated in-memory PGlite. */
-export async function openSide() {
+/** What both sides start from: the catalogue and the product's NLU (cached). */
+export async function openBase() {
   const t0 = performance.now();
   const catalog = await loadCatalog('catalog');
   const n0 = performance.now();
   const nlu = await createNlu({ catalog, cacheDir: NLU_CACHE_DIR });
   const nluMs = performance.now() - n0;
+  return { t0, catalog, nlu, nluMs };
+}
+
+/** {@link openBase} plus a migrated in-memory PGlite. */
+export async function openSide() {
+  const base = await openBase();
   const db = await openPglite();
   await db.migrate();
-  return { t0, catalog, nlu, nluMs, db };
+  return { ...base, db };
 }
 
 /** The complaint script: category, description, address, skip the photo, confirm. `n` makes the address unique. */

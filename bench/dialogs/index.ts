@@ -3,7 +3,8 @@
  * and on botbuilder-dialogs, each in its own child process (so CPU and RSS are not mixed), one after the other.
  *
  * Environment: BENCH_DIALOG_CITIZENS (50 concurrent citizens), BENCH_DIALOG_WARMUP_MS (2000),
- * BENCH_DIALOG_MS (10000 measured). Run alone with `npx tsx bench/dialogs/index.ts`.
+ * BENCH_DIALOG_MS (10000 measured), BENCH_DIALOG_STORE (Ventanilla's storage: `memory`, the default, or `pglite`).
+ * Run alone with `npx tsx bench/dialogs/index.ts`.
  */
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +25,8 @@ export interface DialogsOptions {
   readonly citizens?: number;
   readonly warmupMs?: number;
   readonly durationMs?: number;
+  /** Ventanilla's storage behind the ports (BENCH_DIALOG_STORE); `memory` by default. */
+  readonly store?: 'memory' | 'pglite';
   readonly onChild?: (c: Child) => void;
 }
 
@@ -36,6 +39,7 @@ export async function runDialogSide(side: DialogSide, opts: DialogsOptions = {})
   if (opts.citizens !== undefined) env.BENCH_DIALOG_CITIZENS = String(opts.citizens);
   if (opts.warmupMs !== undefined) env.BENCH_DIALOG_WARMUP_MS = String(opts.warmupMs);
   if (opts.durationMs !== undefined) env.BENCH_DIALOG_MS = String(opts.durationMs);
+  if (opts.store !== undefined) env.BENCH_DIALOG_STORE = opts.store;
   const child = spawnTs(script, env);
   opts.onChild?.(child);
   const result = (await child.ready) as unknown as DialogBenchResult;

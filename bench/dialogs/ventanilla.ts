@@ -1,6 +1,10 @@
 /**
- * Child process: the complaint flow through Ventanilla's real router (flows, engine, NLU, outbox dispatcher) on an
- * in-memory PGlite, in process. Prints one JSON line ({@link DialogBenchResult}) on stdout.
+ * Child process: the complaint flow through Ventanilla's real router (flows, engine, NLU, outbox dispatcher), in
+ * process. Prints one JSON line ({@link DialogBenchResult}) on stdout.
+ *
+ * BENCH_DIALOG_STORE picks the storage behind the ports: `memory` (default; the in-memory stores, like botbuilder's
+ * MemoryStorage, so the comparison is of the dialog runtimes) or `pglite` (every turn persisted in an in-memory
+ * PGlite, the product's SQL store).
  */
 import type { ChannelAdapter, Inbound } from '../../channels/contract.ts';
 import { inboundId } from '../../channels/kit/ids.ts';
@@ -10,9 +14,10 @@ import { createFlows } from '../../dialogs/flows/index.ts';
 import { createI18n } from '../../dialogs/runtime/i18n.ts';
 import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
 import { Router } from '../../dialogs/runtime/router.ts';
+import { createMemoryStores } from '../../integrations/storage/memory.ts';
 import { createPostgresCaseStore, createPostgresOutboxStore } from '../../integrations/storage/store.ts';
 import type { Side } from './common.ts';
-import { measure, openSide } from './common.ts';
+import { measure, openBase, openSide } from './common.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -26,7 +31,15 @@ const SETTINGS: DialogSettings = {
   alwaysOpenQueues: ['restricted_gender_violence'],
 };
 
-const { t0, catalog, nlu, nluMs, db } = await openSide();
+const STORE = process.env.BENCH_DIALOG_STORE ?? 'memory';
+if (STORE !== 'memory' && STORE !== 'pglite')
+  throw new Error(`BENCH_DIALOG_STORE must be memory or pglite, not ${STORE}`);
+
+const { t0, catalog, nlu, nluMs, db } =
+  STORE === 'pglite' ? await openSide() : { ...(await openBase()), db: null };
+const { store, outbox } = db
+  ? { store: createPostgresCaseStore(db), outbox: createPostgresOutboxStore(db) }
+  : createMemoryStores();
 
 let sent = 0;
 const channel: ChannelAdapter = {
@@ -47,9 +60,9 @@ const channel: ChannelAdapter = {
 };
 const clock = { now: () => new Date() };
 const router = new Router({
-  store: createPostgresCaseStore(db),
+  store,
   dispatcher: new OutboxDispatcher({
-    store: createPostgresOutboxStore(db),
+    store: outbox,
     channels: new Map([[channel.name, channel]]),
     now: () => clock.now(),
     log: silent,
@@ -112,9 +125,12 @@ const result = await measure('ventanilla', side, {
   startupMs,
   nluMs,
   nluTrained: nlu.trained,
-  notes: 'every turn persisted in one PGlite transaction + outbox dispatch to an in-memory channel',
+  notes:
+    STORE === 'pglite'
+      ? 'store: pglite; every turn persisted in one PGlite transaction + outbox dispatch to an in-memory channel'
+      : 'store: memory (in-memory CaseStore/OutboxStore behind the same ports, not durable, like MemoryStorage) + outbox dispatch to an in-memory channel',
 });
 await router.drain();
 process.stdout.write(`${JSON.stringify({ ...result, outboundSent: sent })}\n`);
-await db.close();
+await db?.close();
 process.exit(0);
