@@ -111,9 +111,21 @@ module.exports = {
     {
       name: 'not-to-test',
       severity: 'error',
-      comment: 'Non-test code never imports test/ (fakes, helpers, contract suites).',
-      from: { pathNot: '^test/' },
+      comment:
+        'Non-test code never imports test/ (fakes, helpers, contract suites). The one exception is the ' +
+        'conversation runner (next rule).',
+      from: { pathNot: '^(test|cli/converse)/' },
       to: { path: '^test/' },
+    },
+    {
+      name: 'converse-only-test-fakes',
+      severity: 'error',
+      comment:
+        "cli/converse/ may import test/fakes/ and nothing else under test/: the fakes are the runner's loopback " +
+        "providers (Graph API, Bot API, Twilio, SMTP, transcriber), which it needs at run time to drive a city's " +
+        "scripts through the channels' real inbound paths. Helpers and suites stay test-only; the fakes are not copied.",
+      from: { path: '^cli/converse/' },
+      to: { path: '^test/', pathNot: '^test/fakes/' },
     },
     {
       name: 'contracts-import-only-zod-and-contracts',

@@ -1,6 +1,8 @@
 /**
  * `npm run converse -- <file-or-dir>... [--json]`: run scripted conversations (`shared/design/conversation-tests.md`)
- * against an isolated Ventanilla (in-memory database, fixed clock, real web-chat path) and check their assertions.
+ * against an isolated Ventanilla (in-memory database, fixed clock, real channel paths: web chat, and WhatsApp,
+ * Telegram, SMS and e-mail through their adapters against loopback provider fakes; `ivr` scripts are skipped) and
+ * check their assertions.
  *
  * Human output: one line per failed assertion (and per skipped conversation), then `must: N passed, N failed`,
  * `should: N passed, N failed` and, when any, `skipped: N`. With `--json`, stdout is exactly one JSON object

@@ -75,6 +75,11 @@ export interface Runtime {
   start(): Promise<void>;
   /** Finish in-flight turns and deliveries; take no new ones. */
   drain(): Promise<void>;
+  /**
+   * Drop what the runtime remembers per conversation in memory (cached conversations, flood buckets), for tools
+   * that empty the database and reset the clock under a running runtime (the conversation runner, per script).
+   */
+  forget(): void;
   readonly dispatcher: OutboxDispatcher;
   readonly t: Translate;
   /** Staff operations that notify citizens (admin API, CLI, later the desk). */
@@ -125,6 +130,7 @@ export function createRuntime(deps: RuntimeDeps): Runtime {
     handle: (inbound) => router.handle(inbound),
     reply: (id, outbound, opts) => router.reply(id, outbound, opts.by),
     start: () => dispatcher.start(),
+    forget: () => router.forget(),
     async drain() {
       await router.drain();
       await dispatcher.drain();

@@ -6,7 +6,7 @@
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AssertionResult } from '../cli/converse/report.ts';
-import { createConverseRunner, localesOf } from '../cli/converse/runner.ts';
+import { createConverseRunner, DRIVABLE_CHANNELS, localesOf } from '../cli/converse/runner.ts';
 import type { ConverseRunner } from '../cli/converse/runner.ts';
 import { loadScripts } from '../cli/converse/script.ts';
 
@@ -52,11 +52,15 @@ const describeFailure = (a: AssertionResult) =>
   `${a.turn === null ? 'final' : `turn ${a.turn}`} ${a.kind}: ${a.detail}`;
 
 describe('scripted conversations', () => {
-  it('are valid, at least 20, on web chat, in both locales, covering every flow and repair pattern', () => {
+  it('are valid, at least 20, on drivable channels (two or more on each provider channel), in both locales, covering every flow and repair pattern', () => {
     expect(errors).toEqual([]);
     expect(scripts.length).toBeGreaterThanOrEqual(20);
     expect([...localesOf(scripts.map((s) => s.script))].sort()).toEqual(['en', 'es-MX']);
-    expect(scripts.filter((s) => s.script.channel !== 'webchat').map((s) => s.file)).toEqual([]);
+    expect(scripts.filter((s) => !DRIVABLE_CHANNELS.has(s.script.channel)).map((s) => s.file)).toEqual([]);
+    for (const channel of ['whatsapp', 'telegram', 'sms', 'email']) {
+      const on = scripts.filter((s) => s.script.channel === channel);
+      expect({ channel, scripts: on.length >= 2 }).toEqual({ channel, scripts: true });
+    }
     for (const locale of ['es-MX', 'en']) {
       const covered = new Set(
         scripts.filter((s) => s.script.locale === locale).flatMap((s) => s.script.covers),

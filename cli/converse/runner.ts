@@ -1,9 +1,11 @@
 /**
  * The conversation runner: one isolated Ventanilla (in-memory PGlite opened once from a migrated template, no
- * background jobs, never a data folder or its lock, a clock the runner sets) serves every script of a run. Per script it empties the database, sets the clock to `context.now`,
- * seeds `existing_cases` and `existing_subscriptions`, then talks to the product through the real channel path —
- * a socket.io client on `/webchat`, exactly like the widget — collecting every bot message of each turn and the
- * product's turn trace, and evaluates the script's assertions.
+ * background jobs, never a data folder or its lock, a clock the runner sets) serves every script of a run. Per
+ * script it empties the database, sets the clock to `context.now`, seeds `existing_cases` and
+ * `existing_subscriptions`, then talks to the product through the real channel path — a socket.io client on
+ * `/webchat` exactly like the widget, or the provider's own inbound path for WhatsApp, Telegram, SMS and e-mail with
+ * replies read at a loopback fake of the provider (see `channels.ts`) — collecting every bot message of each turn
+ * and the product's turn trace, and evaluates the script's assertions.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import {
@@ -23,7 +25,7 @@ import { OutboundSchema } from '../../channels/contract.ts';
 import type { Address, Inbound } from '../../channels/contract.ts';
 import { degrade } from '../../channels/index.ts';
 import type { ChatMessageDto, SendAck } from '../../channels/index.ts';
-import { secretKey } from '../../channels/kit/index.ts';
+import { normalizePhone, secretKey } from '../../channels/kit/index.ts';
 import type { TurnOutcome, TurnTrace } from '../../dialogs/contract.ts';
 import { pickLocale } from '../../dialogs/index.ts';
 import type {
@@ -35,10 +37,12 @@ import type {
 } from '../../integrations/contract.ts';
 import { dumpPglite, MIGRATIONS_DIR, openPglite } from '../../integrations/storage/db.ts';
 import type { Database } from '../../integrations/storage/db.ts';
-import { createApp, loadConfig } from '../../main.ts';
+import { channelEnvVars, createApp, loadConfig } from '../../main.ts';
 import type { App, Config } from '../../main.ts';
 import { evaluate } from './assertions.ts';
 import type { CaseSnapshot, Observation } from './assertions.ts';
+import { startProviders } from './channels.ts';
+import type { ChannelDriver, ProviderInput, Providers } from './channels.ts';
 import type {
   AssertionResult,
   CaseView,
@@ -97,8 +101,14 @@ const SLOT_NAMES: Readonly<Record<string, string>> = {
 };
 const slotName = (slot: string | null | undefined) => (slot ? (SLOT_NAMES[slot] ?? slot) : null);
 
-/** Channels the runner can drive today; the others are reported skipped, never passed. */
-const DRIVABLE = new Set(['webchat']);
+/** Channels the runner can drive; the others (`ivr`) are reported skipped, never passed. */
+export const DRIVABLE_CHANNELS: ReadonlySet<string> = new Set([
+  'webchat',
+  'whatsapp',
+  'telegram',
+  'sms',
+  'email',
+]);
 
 /** A clock the runner sets per script and advances per turn. */
 export class ScriptClock {
@@ -288,6 +298,7 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
   const runId = randomBytes(8).toString('hex');
   let database: Database | undefined;
   let app: App | undefined;
+  let providers: Providers | undefined;
   try {
     // Never a data folder (and so never its lock): one in-memory database, migrated once, emptied per script.
     database = await openMigrated();
@@ -299,14 +310,26 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
     const clock = new ScriptClock();
     const waiting = new Map<string, (outcome: TurnOutcome) => void>();
     const keyOf = (address: Address) => `${address.channel}\u0000${address.user}`;
+    // Every provider channel talks to a loopback fake only: a city's real credentials are never used.
+    providers = await startProviders();
+    const provided: Providers = providers;
     const env = { ...options.env };
-    for (const k of ['DATABASE_URL', 'REDIS_URL', 'TRUST_PROXY', 'WEBCHAT_ALLOWED_ORIGINS']) delete env[k];
+    for (const k of [
+      'DATABASE_URL',
+      'REDIS_URL',
+      'TRUST_PROXY',
+      'WEBCHAT_ALLOWED_ORIGINS',
+      ...channelEnvVars(),
+      ...Object.keys(env).filter((k) => k.startsWith('TRANSCRIBE_')),
+    ])
+      delete env[k];
     const config = loadConfig({
       // Links in replies (the privacy notice) point at the usual local address, not at the ephemeral port.
       PUBLIC_URL: 'http://localhost:3000',
       // The trained NLU model is cached by a hash of its training files: share it across runs, not the data folder.
       NLU_CACHE_DIR: join(CACHE_DIR, 'nlu'),
       ...env,
+      ...provided.env,
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: options.logLevel ?? 'silent',
@@ -333,6 +356,13 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
     });
     const url = await app.listen();
     const running: App = app;
+    const smtp = running.channels.status().find((c) => c.name === 'email');
+    const smtpPort = Number(/:(\d+)$/.exec(smtp?.detail ?? '')?.[1] ?? NaN);
+    provided.attach({
+      url,
+      publicUrl: running.config.PUBLIC_URL,
+      smtpPort: Number.isInteger(smtpPort) ? smtpPort : null,
+    });
     const catalog: Catalog = running.catalog;
     const store = running.store;
     let sequence = 0;
@@ -355,7 +385,8 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
         /^(whatsapp|whatsapp-web|twilio-sms|twilio-voice)$/.test(c.channel)
       ) {
         const conv = await store.getConversation(c.conversationId);
-        phone = /^\+?52(\d{10})$/.exec(conv?.address.user ?? '')?.[1] ?? null;
+        // WhatsApp addresses are wa_ids (no `+`, Mexico's mobiles may carry the old `521`).
+        phone = /^\+52(\d{10})$/.exec(normalizePhone(conv?.address.user) ?? '')?.[1] ?? null;
       }
       const category = catalog.categories.find((x) => x.id === c.category);
       return {
@@ -480,7 +511,7 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
     async function run(loaded: LoadedScript): Promise<ConversationResult> {
       const { script, file } = loaded;
       const base = { id: script.id, file };
-      if (!DRIVABLE.has(script.channel)) {
+      if (!DRIVABLE_CHANNELS.has(script.channel)) {
         return {
           ...base,
           skipped: true,
@@ -496,19 +527,28 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
       const seeded = new Map<string, CaseSnapshot>();
       let current: number | null = null;
       let session: WebchatSession | undefined;
+      const driver = provided.drivers.get(script.channel);
       try {
         await db.raw.query(`truncate ${tables.join(', ')} restart identity cascade`);
+        // The same phone or address may come back in a later script, whose clock may be earlier.
+        running.runtime.forget();
+        provided.reset();
         clock.set(script.context.now);
         const locale = script.locale;
         const citizenId = script.context.citizen.channel_id;
         const secret = secretFor(citizenId);
-        const resolveFor = (channelId: string) =>
-          store.resolveConversation({
-            channel: 'webchat',
-            address: addressFor(channelId),
+        // Conversations (the citizen's and seeded reporters') live on the script's channel, at the address and
+        // with the identity that channel's adapter gives them.
+        const resolveFor = (channelId: string) => {
+          const on = driver?.addressOf(channelId) ?? { address: addressFor(channelId) };
+          return store.resolveConversation({
+            channel: on.address.channel,
+            address: on.address,
             locale: pickLocale(channelId === citizenId ? locale : 'es-MX'),
             now: clock.now(),
+            ...(on.identity ? { identity: on.identity } : {}),
           });
+        };
         const conversation = await resolveFor(citizenId);
         const others = new Map<string, ConversationRecord>([[citizenId, conversation]]);
         const reporterOf = async (channelId: string) => {
@@ -551,6 +591,27 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
           lastSeq = Math.max(lastSeq, ...list.map((r) => r.seq));
           return list;
         };
+        /** Wait until the outbox sent these entries (their provider calls are then recorded at the fake). */
+        const deliveredAll = async (ids: readonly string[], channel: string): Promise<void> => {
+          if (ids.length === 0) return;
+          const deadline = Date.now() + timeoutMs;
+          const list = ids.map((_, i) => `$${i + 1}`).join(', ');
+          for (;;) {
+            const { rows } = await db.raw.query(
+              `select status, last_error from outbox where id in (${list})`,
+              [...ids],
+            );
+            const failed = rows.find((r) => r.status === 'dead' || r.status === 'retrying');
+            if (failed)
+              throw new RunnerError(`a reply was not delivered on ${channel}: ${String(failed.last_error)}`);
+            if (rows.length === ids.length && rows.every((r) => r.status === 'sent')) return;
+            if (Date.now() > deadline)
+              throw new RunnerError(
+                `timed out after ${timeoutMs} ms waiting for ${ids.length} replies to be sent on ${channel}`,
+              );
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        };
         const viewOf = async (folio: string) => {
           const c = await store.findCase(folio);
           if (!c) throw new RunnerError(`created case ${folio} not found`);
@@ -584,19 +645,31 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
           }
         };
 
-        session = await WebchatSession.open(url, secret, locale, timeoutMs);
+        const web = driver ? undefined : await WebchatSession.open(url, secret, locale, timeoutMs);
+        session = web;
         const key = keyOf(conversation.address);
         for (const [i, turn] of script.turns.entries()) {
           current = turn.n;
           if (i > 0) clock.advance(gapMs);
-          const payload = inputPayload(turn);
           const outcome = new Promise<TurnOutcome>((resolve) => waiting.set(key, resolve));
           let done: TurnOutcome;
+          const mark = driver?.mark() ?? 0;
+          let voice = false;
           try {
-            await session.send(payload, timeoutMs);
+            if (driver) {
+              const input = providerInput(turn, driver);
+              voice = input.kind === 'voice';
+              if (input.kind === 'voice') provided.willTranscribe(input.transcript);
+              await withTimeout(
+                driver.deliver(citizenId, input, clock.now(), locale),
+                timeoutMs,
+                `the ${script.channel} provider's delivery to be acknowledged`,
+              );
+            } else await web?.send(inputPayload(turn), timeoutMs);
             done = await withTimeout(outcome, timeoutMs, 'the turn to finish');
           } finally {
             waiting.delete(key);
+            if (voice) await provided.settleTranscripts();
           }
           const trace = done.status === 'handled' ? done.trace : null;
           const ids = done.status === 'handled' ? done.outboxIds : [];
@@ -605,17 +678,28 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
             .map((id) => rows.find((r) => r.id === id))
             .filter((r): r is OutboxRow => r !== undefined);
           const proactive = rows.filter((r) => !ids.includes(r.id));
-          const messages = await session.waitFor(
-            mine
-              .filter((r) => r.channel === 'webchat')
-              .map((r) => ({ messageId: r.messageId, parts: partsOf(r) })),
-            timeoutMs,
-          );
+          let replies: string[] = [];
+          if (driver) {
+            // Sends of this turn's replies are done once the outbox marked them sent; read them at the fake.
+            await deliveredAll(
+              mine.filter((r) => r.channel === driver.channel).map((r) => r.id),
+              driver.channel,
+            );
+            replies = driver.received(citizenId, mark);
+          } else if (web) {
+            const messages = await web.waitFor(
+              mine
+                .filter((r) => r.channel === 'webchat')
+                .map((r) => ({ messageId: r.messageId, parts: partsOf(r) })),
+              timeoutMs,
+            );
+            replies = messages.map(render);
+          }
           created.push(...(trace?.casesCreated ?? []));
           const outbound = proactive.map((r) => ({ channel: scriptChannel(r.channel), text: r.text }));
           const result: TurnResult = {
             n: turn.n,
-            replies: messages.map(render).filter((t) => t !== ''),
+            replies: replies.filter((t) => t !== ''),
             nlu: trace?.nlu
               ? { intent: trace.nlu.intent, confidence: trace.nlu.confidence, entities: trace.nlu.entities }
               : null,
@@ -658,17 +742,35 @@ export async function createConverseRunner(options: RunnerOptions = {}): Promise
         return results;
       },
       async close() {
+        provided.hangUp();
         await running.close();
+        await provided.close();
         await db.close();
         rmSync(dataDir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await app?.close().catch(() => undefined);
+    await providers?.close().catch(() => undefined);
     await database?.close().catch(() => undefined);
     rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * One citizen input for a provider channel: `speech` is a voice note where the channel has them (WhatsApp,
+ * Telegram), else typed; SMS and e-mail type a pin's coordinates (the driver does).
+ */
+function providerInput(turn: ScriptTurn, driver: ChannelDriver): ProviderInput {
+  const c = turn.citizen;
+  if (c.text !== undefined) return { kind: 'text', text: c.text };
+  if (c.speech !== undefined)
+    return driver.voiceNotes ? { kind: 'voice', transcript: c.speech } : { kind: 'text', text: c.speech };
+  if (c.location !== undefined) return { kind: 'location', lat: c.location.lat, lon: c.location.lon };
+  throw new RunnerError(
+    `turn ${turn.n}: input ${Object.keys(c).join(', ')} is not available on ${driver.channel}`,
+  );
 }
 
 /** The web-chat payload for one citizen input (speech on web chat is typed text). */

@@ -92,7 +92,7 @@ describe('npm run converse', () => {
     expect(assertions.at(-1)).toMatchObject({ turn: null });
   });
 
-  it('exits non-zero on a must failure, prints one line per failure and the totals, and skips other channels', async () => {
+  it('exits non-zero on a must failure, prints one line per failure and the totals, drives WhatsApp and skips IVR', async () => {
     const dir = join(temp, 'failing');
     mkdirSync(dir);
     writeFileSync(
@@ -119,7 +119,7 @@ describe('npm run converse', () => {
     writeFileSync(
       join(dir, 'b-whatsapp.json'),
       JSON.stringify({
-        id: 'whatsapp-not-yet',
+        id: 'whatsapp-greeting',
         channel: 'whatsapp',
         locale: 'es-MX',
         context: { ...context, citizen: { channel_id: '+529211234567' } },
@@ -127,6 +127,26 @@ describe('npm run converse', () => {
           {
             n: 1,
             citizen: { text: 'hola' },
+            expect: [
+              { kind: 'intent', level: 'must', equals: 'greeting' },
+              // The menu goes out as a WhatsApp list, read at the fake Graph API.
+              { kind: 'reply_contains_any', level: 'must', values: ['[Reportar un problema]'] },
+            ],
+          },
+        ],
+      }),
+    );
+    writeFileSync(
+      join(dir, 'c-ivr.json'),
+      JSON.stringify({
+        id: 'ivr-not-yet',
+        channel: 'ivr',
+        locale: 'es-MX',
+        context: { ...context, citizen: { channel_id: '+529211234567' } },
+        turns: [
+          {
+            n: 1,
+            citizen: { event: 'call_start', caller_id: '+529211234567' },
             expect: [{ kind: 'intent', level: 'must', equals: 'greeting' }],
           },
         ],
@@ -135,16 +155,14 @@ describe('npm run converse', () => {
     const run = await converse(dir);
     expect(run.code).not.toBe(0);
     const lines = run.stdout.trim().split('\n');
-    expect(lines).toContain('must: 2 passed, 1 failed');
+    expect(lines).toContain('must: 4 passed, 1 failed');
     expect(lines).toContain('should: 0 passed, 1 failed');
     expect(lines).toContain('skipped: 1');
     expect(lines.filter((l) => l.startsWith('FAIL '))).toHaveLength(2);
     expect(run.stdout).toMatch(
       /FAIL must \S*a-failing\.json \[deliberately-failing\] turn 1 reply_contains_any: /,
     );
-    expect(run.stdout).toMatch(
-      /SKIP \S*b-whatsapp\.json \[whatsapp-not-yet\]: channel adapter not available yet: whatsapp/,
-    );
+    expect(run.stdout).toMatch(/SKIP \S*c-ivr\.json \[ivr-not-yet\]: channel adapter not available yet: ivr/);
   });
 
   it('names the file and the field of an invalid script, and exits 2', async () => {
