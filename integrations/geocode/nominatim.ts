@@ -73,7 +73,7 @@ export function createNominatimGeocoder(opts: NominatimOptions): Geocoder {
         opts.log?.warn({ status: res.status }, 'geocoder answered an error');
         return null;
       }
-      const body = (await res.json());
+      const body = await res.json();
       const first = Array.isArray(body)
         ? (body[0] as { lat?: unknown; lon?: unknown } | undefined)
         : undefined;
