@@ -8,6 +8,7 @@ import client from 'prom-client';
 import type { ChannelAdapter, ChannelHealth, Emit, Inbound } from './contract.ts';
 import { ToolkitError } from './contract.ts';
 import type { ChannelCounter, ChannelLogger } from './kit/index.ts';
+import { withSend } from './kit/index.ts';
 
 /** Health of one channel as the admin API shows it. */
 export interface ChannelStatus {
@@ -126,9 +127,7 @@ export class ChannelHost {
         throw err;
       }
     };
-    const wrapped = Object.assign(Object.create(Object.getPrototypeOf(adapter) as object) as A, adapter, {
-      send,
-    });
+    const wrapped = withSend(adapter, send);
     this.#adapters.set(adapter.name, wrapped);
     return wrapped;
   }

@@ -70,6 +70,11 @@ export function withDegradation<A extends ChannelAdapter>(adapter: A): A {
     }
     return last;
   };
+  return withSend(adapter, send);
+}
+
+/** A copy of `adapter` (same prototype, so its methods keep working) whose `send` is replaced. */
+export function withSend<A extends ChannelAdapter>(adapter: A, send: ChannelAdapter['send']): A {
   return Object.assign(Object.create(Object.getPrototypeOf(adapter) as object) as A, adapter, { send });
 }
 

@@ -195,13 +195,9 @@ export class Router {
     const previous = this.#chains.get(key) ?? Promise.resolve();
     const turn = previous.catch(() => undefined).then(() => this.#turn(key, inbound));
     this.#chains.set(key, turn);
-    this.#active.add(turn);
-    void turn
-      .catch(() => undefined)
-      .finally(() => {
-        this.#active.delete(turn);
-        if (this.#chains.get(key) === turn) this.#chains.delete(key);
-      });
+    this.#track(turn, () => {
+      if (this.#chains.get(key) === turn) this.#chains.delete(key);
+    });
     return turn;
   }
 
@@ -399,10 +395,15 @@ export class Router {
     };
   }
 
-  /** Keep a background task in the set `drain()` waits for. */
-  #track(task: Promise<unknown>): void {
+  /** Keep a task in the set `drain()` waits for until it settles (its rejection is the caller's to handle). */
+  #track(task: Promise<unknown>, settled?: () => void): void {
     this.#active.add(task);
-    void task.finally(() => this.#active.delete(task));
+    void task
+      .catch(() => undefined)
+      .finally(() => {
+        this.#active.delete(task);
+        settled?.();
+      });
   }
 
   /**
