@@ -45,6 +45,7 @@ export const DIALOG_IDS = [
   'talk-to-agent',
   'subscribe-notices',
   'unsubscribe-notices',
+  'link-channel',
 ] as const;
 /** See {@link DIALOG_IDS}. */
 export type DialogId = (typeof DIALOG_IDS)[number];
@@ -159,11 +160,32 @@ export interface TurnContext {
   subscribe(topic: string, colonia: string): Promise<SubscriptionRecord>;
   unsubscribe(topic?: string, colonia?: string): Promise<number>;
   mySubscriptions(): Promise<SubscriptionRecord[]>;
+  /**
+   * Start linking this contact to the other channel identity that has `target` (an E.164 phone or a lowercase
+   * e-mail): a one-time code goes to that identity's conversation. An unknown target answers `pending` too, so
+   * nobody can probe which phones or e-mails have written to the city.
+   */
+  startLink(target: string): Promise<LinkStart>;
+  /** Check the code the citizen typed for the pending link `linkId`; `linked` merged the two contacts. */
+  confirmLink(linkId: string, code: string): Promise<LinkCheck>;
   /** The last messages of the conversation (both directions), oldest first, for hand-off summaries. */
   recentMessages(limit: number): Promise<string[]>;
   /** Record facts for tests and audit (which slot is awaited, which statuses were reported). */
   readonly trace: TurnTrace;
 }
+
+/** Outcome of {@link TurnContext.startLink}. */
+export type LinkStart =
+  | { status: 'pending'; linkId: string; minutes: number }
+  | { status: 'already-linked' }
+  | { status: 'rate-limited' };
+
+/** Outcome of {@link TurnContext.confirmLink}. */
+export type LinkCheck =
+  | { status: 'linked' }
+  | { status: 'wrong'; attemptsLeft: number }
+  | { status: 'expired' }
+  | { status: 'exhausted' };
 
 /** Per-turn facts that conversation tests read. */
 export interface TurnTrace {

@@ -319,6 +319,41 @@ export interface ContactRecord {
   }[];
 }
 
+/**
+ * A request to link this contact with another identity that did not match automatically, proven with a one-time
+ * code sent to that identity's channel (the `link-channel` flow). Kept whatever the outcome, so requests for an
+ * unknown phone or e-mail look the same to the citizen and count against the same limits.
+ */
+export interface LinkCode {
+  readonly id: string;
+  /** The conversation, and its contact, that asked. */
+  readonly conversationId: ConversationId;
+  readonly contactId: ContactId;
+  /** What the citizen typed, normalised: an E.164 phone or a lowercase e-mail. */
+  readonly target: string;
+  /** The contact that has `target`; null when no other contact has it (no code was sent). */
+  readonly targetContactId: ContactId | null;
+  /** SHA-256 (hex) of `<id>:<code>`; null when no code was sent. The code itself is never stored. */
+  readonly codeHash: string | null;
+  /** Codes typed so far. */
+  readonly attempts: number;
+  readonly expiresAt: Date;
+  readonly createdAt: Date;
+  /** When the two contacts were merged; null while pending. */
+  readonly linkedAt: Date | null;
+}
+
+/** A channel identity with a given phone or e-mail, and its conversation. */
+export interface IdentityMatch {
+  readonly contactId: ContactId;
+  readonly channel: string;
+  readonly conversationId: ConversationId;
+  /** The conversation's language. */
+  readonly locale: string;
+  /** When the citizen last wrote on that conversation (or the identity was first seen). */
+  readonly lastSeenAt: Date;
+}
+
 /** The outcome of writing one turn. */
 export interface TurnCommit {
   readonly stateVersion: number;
@@ -337,6 +372,28 @@ export interface StoreTx {
     conversation: ConversationRecord,
     phone: string,
   ): Promise<{ contactId: ContactId; merged: boolean }>;
+  /**
+   * Merge this conversation's contact and `other` into one: the older contact keeps its id and receives the
+   * other's identities, conversations (their versions bump), cases, followers, subscriptions and link requests.
+   * `moved` is true when this conversation changed contact.
+   */
+  mergeContacts(
+    conversation: ConversationRecord,
+    other: ContactId,
+  ): Promise<{ contactId: ContactId; moved: boolean }>;
+  /** Identities (of any contact) with this phone or e-mail, the one that wrote last first. */
+  findIdentities(match: { readonly phone?: string; readonly email?: string }): Promise<IdentityMatch[]>;
+  /** Save (insert or replace by id) a link request. */
+  saveLinkCode(code: LinkCode): Promise<void>;
+  /** A link request by id, or null. */
+  getLinkCode(id: string): Promise<LinkCode | null>;
+  /** Link requests made since `since` for `target` or by `contactId` (either counts), for rate limits. */
+  countLinkCodes(filter: { target: string; contactId: ContactId; since: Date }): Promise<number>;
+  /**
+   * Queue a message to another conversation (e.g. a linking code to the citizen's other channel), stored and
+   * delivered through the outbox like a turn's replies. Returns the outbox entry's id.
+   */
+  queueOutbound(conversationId: ConversationId, message: PendingOutbound, now: Date): Promise<string>;
   /** Append an inbound message; `duplicate` when this channel already has that external id. */
   appendInbound(
     conversationId: ConversationId,
@@ -614,6 +671,7 @@ export const NLU_INTENTS = [
   'out_of_scope',
   'subscribe_notices',
   'unsubscribe_notices',
+  'link_channel',
 ] as const;
 /** See {@link NLU_INTENTS}. */
 export type NluIntent = (typeof NLU_INTENTS)[number];

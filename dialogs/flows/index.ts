@@ -6,6 +6,7 @@ import type { FolioSettings } from './case-status.ts';
 import { fileComplaint } from './file-complaint.ts';
 import { genderViolenceReport } from './gender-violence-report.ts';
 import { hotspotOutage } from './hotspot-outage.ts';
+import { linkChannel } from './link-channel.ts';
 import { mainMenu } from './main-menu.ts';
 import { procedureInfo } from './procedure-info.ts';
 import { subscribeNotices } from './subscribe-notices.ts';
@@ -30,5 +31,6 @@ export function createFlows(settings: FolioSettings): { [K in DialogId]: Flow } 
     'talk-to-agent': talkToAgent,
     'subscribe-notices': subscribeNotices,
     'unsubscribe-notices': unsubscribeNotices,
+    'link-channel': linkChannel,
   } satisfies { [K in DialogId]: Flow };
 }

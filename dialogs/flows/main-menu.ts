@@ -60,6 +60,7 @@ export const mainMenu: Dialog = {
       case 'gender_violence_report':
       case 'subscribe_notices':
       case 'unsubscribe_notices':
+      case 'link_channel':
         ctx.say(menu(ctx, 'main-menu-unknown-text'));
         break;
     }

@@ -66,6 +66,16 @@ export function readState(raw: unknown): { state: DialogState; stale: boolean } 
   return ok ? { state: s as DialogState, stale: false } : { state: EMPTY, stale: true };
 }
 
+/**
+ * State after the citizen finished `dialog` outside the engine (e.g. Telegram's shared phone ends `link-channel`):
+ * that form is closed, anything else is kept as it was.
+ */
+export function closeDialog(raw: unknown, dialog: DialogId): unknown {
+  const { state, stale } = readState(raw);
+  if (stale || state.dialog !== dialog) return raw;
+  return { ...state, dialog: null, slots: {}, choices: undefined };
+}
+
 /** Dependencies of the engine. */
 export interface EngineDeps {
   readonly flows: { [K in DialogId]: Flow };
@@ -86,6 +96,8 @@ export type TurnIO = Pick<
   | 'unsubscribe'
   | 'mySubscriptions'
   | 'recentMessages'
+  | 'startLink'
+  | 'confirmLink'
 > & {
   /** Unlike the flow's `createCase`, takes the conversation's own fields too (the engine adds them). */
   createCase(input: NewCase): Promise<CaseRecord>;
@@ -113,6 +125,7 @@ export const FORM_NAMES: Record<DialogId, string | null> = {
   'talk-to-agent': 'talk_to_agent',
   'subscribe-notices': 'subscribe_notices',
   'unsubscribe-notices': 'unsubscribe_notices',
+  'link-channel': 'link_channel',
 };
 
 const INTENT_FLOW: Partial<Record<NluIntent, DialogId>> = {
@@ -124,6 +137,7 @@ const INTENT_FLOW: Partial<Record<NluIntent, DialogId>> = {
   talk_to_agent: 'talk-to-agent',
   subscribe_notices: 'subscribe-notices',
   unsubscribe_notices: 'unsubscribe-notices',
+  link_channel: 'link-channel',
 };
 
 /** Confidence above which a different request in the middle of a form is taken as a topic change. */
@@ -226,6 +240,8 @@ export async function runEngine(
     unsubscribe: io.unsubscribe,
     mySubscriptions: io.mySubscriptions,
     recentMessages: io.recentMessages,
+    startLink: io.startLink,
+    confirmLink: io.confirmLink,
   });
 
   if (stale) say(t('main-menu-stale-text'));
@@ -502,6 +518,8 @@ function unmistakable(flow: DialogId, u: Understanding): boolean {
     case 'subscribe-notices':
     case 'unsubscribe-notices':
       return Boolean(u.entities.topic);
+    case 'link-channel':
+      return u.intent === 'link_channel' && u.source === 'rules';
     case 'main-menu':
     case 'file-complaint':
     case 'gender-violence-report':

@@ -34,8 +34,9 @@ import type {
   UserInput,
 } from '../contract.ts';
 import type { Flow } from '../flows/index.ts';
-import { runEngine } from './engine.ts';
+import { closeDialog, runEngine } from './engine.ts';
 import type { Translate } from './i18n.ts';
+import { confirmLink, startLink } from './link.ts';
 import { pickLocale } from './i18n.ts';
 import { normalize } from './understand.ts';
 import type { OutboxDispatcher } from './outbox.ts';
@@ -523,7 +524,9 @@ export class Router {
           };
         reply = linked.merged ? 'subscribe-notices-phone-merged' : 'subscribe-notices-phone-saved';
       }
-      const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
+      // Sharing the phone is also how a Telegram citizen answers the link-channel question: that form is done.
+      const state = inbound.own ? closeDialog(conversation.state, 'link-channel') : conversation.state;
+      const { commit, next } = await save(state, conversation.mode, conversation.queue, [
         bot({ kind: 'text', text: d.t(conversation.locale as Locale, reply) }),
       ]);
       return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
@@ -587,6 +590,9 @@ export class Router {
     }
 
     const folio = { prefix: d.settings.folioPrefix, year: yearIn(d.settings.timeZone, now) };
+    // Messages this turn queued to other conversations (a linking code), dispatched with the turn's own.
+    const elsewhere: string[] = [];
+    const linkScope = () => ({ tx, conversation, now, t: d.t });
     const turn = await runEngine(
       { flows: d.flows, catalog: d.catalog, t: d.t, settings: d.settings },
       conversation,
@@ -617,6 +623,22 @@ export class Router {
           }),
         mySubscriptions: () => tx.listSubscriptions(conversation.contactId),
         recentMessages: (limit) => tx.recentTexts(conversation.id, limit),
+        startLink: async (target) => {
+          const { start, outboxIds } = await startLink(linkScope(), target);
+          elsewhere.push(...outboxIds);
+          return start;
+        },
+        confirmLink: async (linkId, code) => {
+          const { check, merged } = await confirmLink(linkScope(), linkId, code);
+          // A merge moved this conversation to the older contact and bumped its version.
+          if (merged?.moved)
+            conversation = {
+              ...conversation,
+              contactId: merged.contactId,
+              stateVersion: conversation.stateVersion + 1,
+            };
+          return check;
+        },
       },
     );
     if (turn.stale)
@@ -635,7 +657,7 @@ export class Router {
     return {
       kind: 'handled',
       next,
-      outboxIds: commit.outboxIds,
+      outboxIds: [...commit.outboxIds, ...elsewhere],
       trace: turn.trace,
       ...(handoff ? { handoff: handoff.summary } : {}),
     };

@@ -183,6 +183,7 @@ const RULES: [RegExp, NluIntent][] = [
     /\b(requisitos|tramite|que necesito|cuanto cuesta|donde (se )?(tramita|saca)|licencia|permiso|acta|constancia|how (do i|to) get|requirements)\b/,
     'procedure_info',
   ],
+  [/\b(vincul|enlaz|enlac)\w*|\b(link|connect|merge) my\b/, 'link_channel'],
   [/\b(queja|quejarme|reportar|reporte|denuncia|denunciar|problema|complaint|report)\b/, 'file_complaint'],
   [
     /^(hola|holi|holaa+|buenas|buenos dias|buenas tardes|buenas noches|que onda|hello|hi|hey|good morning)\b/,

@@ -120,6 +120,19 @@ const SUB = [
   /\b(receive|get|recibir) (the |los |las )?(notices|alerts|notifications|avisos|notificaciones|alertas)\b/,
 ];
 
+/** Linking this conversation to the citizen's other channel (the `link-channel` flow). */
+const LINK = [
+  /\b(vincul|enlaz|enlac|asoci|lig|junt|unific)\w* (mi|mis|esta|este|las|los|con|cuentas?|conversacion\w*|chats?)\b/,
+  /^(vincular|enlazar|vincular cuentas?|enlazar cuentas?|link|link accounts?)$/,
+  /\b(unir|unan|une|unir mis|conectar|conecten|conecta) (mi |mis |esta |este |las |los )?(cuenta|cuentas|conversacion|conversaciones|chat|chats|whatsapp|telegram|correo)\b/,
+  /\b(link|connect|merge|join) (my|this|these|the) (whatsapp|telegram|email|e mail|phone|number|accounts?|chats?|conversations?|sms)\b/,
+  /\b(soy la misma persona|es la misma persona|same person)\b/,
+];
+const TALK_EVIDENCE =
+  /\b(agente|humano|persona|asesor\w*|operador\w*|alguien|ejecutiv\w*|habl\w*|llam\w*|marc\w*|comunic\w*|atiend\w*|atencion|atienda|contact\w*|telefon\w*|cel|tel|call\w*|agent|human|person|someone|talk|speak|representative|operator|transfer\w*|customer service|bot|robot|maquina|gente|real|encargad\w*|responsable|jefe|supervisor\w*)\b/;
+const LINK_EVIDENCE =
+  /\b(vincul\w*|enla[zc]\w*|asoci\w*|lig\w*|junt\w*|unific\w*|un(ir|an|e)|conect\w*|link\w*|connect\w*|merge|join|misma persona|same person)\b/;
+
 const WIFI =
   /\b(wifi|wi fi|internet|hotspot|ejemploconectado|red gratuita|red publica|red del parque|red wifi|la red wifi|red de internet|senal|conectarme|conectar|conecta|conecto|conectado)\b/;
 /** "no hay señal de alto" is a road sign, not a wifi signal. */
@@ -208,6 +221,13 @@ export const RULES: readonly {
         return { rule: 'unsubscribe', intent: 'unsubscribe_notices', confidence: 0.95 };
       return undefined;
     },
+  },
+  {
+    name: 'link',
+    apply: (i) =>
+      LINK.some((re) => re.test(i.text)) && !/\b(wifi|wi fi|internet|hotspot|senal)\b/.test(i.text)
+        ? { rule: 'link', intent: 'link_channel', confidence: 0.9 }
+        : undefined,
   },
   {
     name: 'subscribe',
@@ -345,6 +365,10 @@ export function postRules(intent: NluIntent, input: RuleInput): NluIntent {
   if (intent === 'gender_violence_report' && !VIOLENCE_EVIDENCE.test(input.text)) return 'out_of_scope';
   // Subscribing always says so ("avisos", "alertas", "suscribirme", "notices"); a bare address or colonia (an
   // answer to "¿dónde está?") is no subscription request, however confident the model is.
+  // Asking for a person names one (or a call): "es el 229 111 0000" gives a number, it does not ask for an agent.
+  if (intent === 'talk_to_agent' && !TALK_EVIDENCE.test(input.text)) return 'out_of_scope';
+  // Linking always says so ("vincular", "unir", "link"): a phone number alone is no request to link.
+  if (intent === 'link_channel' && !LINK_EVIDENCE.test(input.text)) return 'out_of_scope';
   if (
     (intent === 'subscribe_notices' || intent === 'unsubscribe_notices') &&
     !/\b(avis\w*|alertas?|notifica\w*|suscri\w*|subscri\w*|notices?|alerts|boletin\w*|mensajes? de|alta|baja|stop|start)\b/.test(

@@ -19,12 +19,15 @@ import type {
   ConversationMode,
   ConversationRecord,
   ImportedCase,
+  IdentityMatch,
   IncidentRecord,
+  LinkCode,
   MessageRecord,
   MessageStatus,
   NewCase,
   OutboxEntry,
   OutboxStore,
+  PendingOutbound,
   StoreTx,
   SubscriptionRecord,
   TurnCommit,
@@ -425,6 +428,9 @@ class Tables {
   readonly subscriptions = new Map<string, SubscriptionRow>();
   readonly subscriptionsByContact = new Map<string, SubscriptionRow[]>();
 
+  /** Link requests by id (few, short-lived: scanned for the rate limits). */
+  readonly links = new Map<string, LinkCode>();
+
   readonly outbox = new Map<string, OutboxRow>();
   /** Entries not yet sent nor dead, in write order. */
   readonly undelivered = new Set<OutboxRow>();
@@ -488,6 +494,14 @@ class Tables {
       push(this.subscriptionsByContact, into, moved);
     }
     this.subscriptionsByContact.delete(from);
+    for (const [id, l] of this.links) {
+      if (l.contactId === from || l.targetContactId === from)
+        this.links.set(id, {
+          ...l,
+          contactId: (l.contactId === from ? into : l.contactId) as ContactId,
+          targetContactId: (l.targetContactId === from ? into : l.targetContactId) as ContactId | null,
+        });
+    }
     this.contacts.delete(from);
   }
 
@@ -643,6 +657,7 @@ class MemoryTx implements StoreTx {
   readonly #mergedInto = new Map<string, string>();
   /** Subscription id → the survivor's copy, for merged contacts. */
   readonly #copies = new Map<string, SubscriptionRow>();
+  readonly #links = new Map<string, LinkCode>();
 
   constructor(tables: Tables, now: () => Ms, initialStatus: string) {
     this.#t = tables;
@@ -853,9 +868,123 @@ class MemoryTx implements StoreTx {
     for (const i of this.#phones.keys()) consider(i);
     this.#phones.set(conv.identity, phone);
     if (!other) return { contactId: mine as ContactId, merged: false };
-    // The older contact keeps its id (its cases and folios are what the citizen already knows).
-    const from = mine;
     const into = this.#owner(other.contactId);
+    this.#merge(mine, into);
+    return { contactId: into as ContactId, merged: true };
+  }
+
+  async mergeContacts(
+    conversation: ConversationRecord,
+    other: ContactId,
+  ): Promise<{ contactId: ContactId; moved: boolean }> {
+    this.#open();
+    const t = this.#t;
+    const conv = this.#conversations.get(conversation.id) ?? t.conversations.get(conversation.id);
+    const mine = this.#owner(conv?.contactId ?? conversation.contactId);
+    const theirs = this.#owner(other);
+    const a = t.contacts.get(mine);
+    const b = t.contacts.get(theirs);
+    if (mine === theirs || !a || !b) return { contactId: mine as ContactId, moved: false };
+    // The older contact keeps its id (its cases and folios are what the citizen already knows).
+    const older = a.createdAt < b.createdAt || (a.createdAt === b.createdAt && a.id < b.id) ? a : b;
+    const from = older === a ? theirs : mine;
+    this.#merge(from, older.id);
+    return { contactId: older.id as ContactId, moved: from === mine };
+  }
+
+  async findIdentities(match: {
+    readonly phone?: string;
+    readonly email?: string;
+  }): Promise<IdentityMatch[]> {
+    this.#open();
+    const t = this.#t;
+    const found = new Set<IdentityRow>();
+    if (match.phone !== undefined) {
+      for (const i of t.identitiesByPhone.get(match.phone) ?? []) found.add(i);
+      for (const [i, phone] of this.#phones) if (phone === match.phone) found.add(i);
+    }
+    if (match.email !== undefined)
+      for (const i of t.identitiesByEmail.get(match.email.toLowerCase()) ?? []) found.add(i);
+    const out: (IdentityMatch & { created: Ms })[] = [];
+    for (const i of found) {
+      if (
+        match.phone !== undefined &&
+        (this.#phones.get(i) ?? i.phone) !== match.phone &&
+        match.email === undefined
+      )
+        continue;
+      const conv = this.#conversations.get(i.conversationId) ?? t.conversations.get(i.conversationId);
+      if (!conv) continue;
+      out.push({
+        contactId: this.#owner(i.contactId) as ContactId,
+        channel: i.channel,
+        conversationId: conv.id as ConversationId,
+        locale: conv.locale,
+        lastSeenAt: date(conv.lastInboundAt ?? i.lastSeenAt),
+        created: i.createdAt,
+      });
+    }
+    const last = (m: (typeof out)[number]) => {
+      const conv = this.#conversations.get(m.conversationId) ?? t.conversations.get(m.conversationId);
+      return conv?.lastInboundAt ?? Number.NEGATIVE_INFINITY;
+    };
+    return out
+      .sort((x, y) => last(y) - last(x) || y.created - x.created)
+      .slice(0, 20)
+      .map(({ created: _created, ...m }) => m);
+  }
+
+  async saveLinkCode(code: LinkCode): Promise<void> {
+    this.#open();
+    const existing = this.#links.get(code.id) ?? this.#t.links.get(code.id);
+    if (!existing) {
+      if (!this.#contactExists(code.contactId)) throw violation('contact_links_contact_id_fkey');
+      if (!this.#t.conversations.has(code.conversationId))
+        throw violation('contact_links_conversation_id_fkey');
+    }
+    // As the SQL upsert: only the attempts and the linking time change on an existing request.
+    this.#links.set(
+      code.id,
+      existing ? { ...existing, attempts: code.attempts, linkedAt: code.linkedAt } : structuredClone(code),
+    );
+  }
+
+  async getLinkCode(id: string): Promise<LinkCode | null> {
+    this.#open();
+    const l = this.#links.get(id) ?? this.#t.links.get(id);
+    if (!l) return null;
+    return {
+      ...structuredClone(l),
+      contactId: this.#owner(l.contactId) as ContactId,
+      targetContactId: l.targetContactId === null ? null : (this.#owner(l.targetContactId) as ContactId),
+    };
+  }
+
+  async countLinkCodes(filter: { target: string; contactId: ContactId; since: Date }): Promise<number> {
+    this.#open();
+    const since = filter.since.getTime();
+    const all = new Map([...this.#t.links, ...this.#links]);
+    let n = 0;
+    for (const l of all.values())
+      if (
+        (l.target === filter.target || this.#owner(l.contactId) === filter.contactId) &&
+        l.createdAt.getTime() >= since
+      )
+        n++;
+    return n;
+  }
+
+  async queueOutbound(conversationId: ConversationId, message: PendingOutbound, now: Date): Promise<string> {
+    this.#open();
+    const conv = this.#conversations.get(conversationId) ?? this.#t.conversations.get(conversationId);
+    if (!conv)
+      throw new StoreError('STORE_NOT_FOUND', `No conversation ${conversationId} to queue a message to`);
+    return this.#queue(conv, message, now.getTime());
+  }
+
+  /** Move contact `from` into `into` as this transaction sees them (applied to the tables on commit). */
+  #merge(from: string, into: string): void {
+    const t = this.#t;
     const moving = this.#aliases(from);
     this.#mergedInto.set(from, into);
     const now = this.#now();
@@ -874,7 +1003,6 @@ class MemoryTx implements StoreTx {
     const consent = (c: string) => t.contacts.get(c)?.privacyConsentAt ?? this.#consent.get(c) ?? null;
     const carried = consent(from);
     if (consent(into) === null && carried !== null) this.#consent.set(into, carried);
-    return { contactId: into as ContactId, merged: true };
   }
 
   async subscribe(input: {
@@ -978,47 +1106,49 @@ class MemoryTx implements StoreTx {
     this.#conversations.set(id, next);
     if (input.privacyNoticeShown === true && !this.#consent.has(current.contactId))
       this.#consent.set(current.contactId, now);
-    const outboxIds: string[] = [];
-    for (const o of input.outbound) {
-      const messageId = randomUUID();
-      const payload = jsonCopy(o.outbound) as Outbound;
-      this.#messages.push({
-        id: messageId,
-        conversationId: id,
-        direction: 'out',
-        channel: current.channel,
-        kind: payload.kind,
-        body: payload,
-        text: outboundText(payload),
-        author: o.author,
-        status: 'pending',
-        failureReason: null,
-        externalId: null,
-        createdAt: now,
-        updatedAt: now,
-      });
-      const outboxId = randomUUID();
-      outboxIds.push(outboxId);
-      this.#outbox.push({
-        id: outboxId,
-        messageId,
-        conversationId: id,
-        channel: current.channel,
-        address: next.address,
-        payload,
-        idempotencyKey: `out:${messageId}`,
-        status: 'pending',
-        attempts: 0,
-        nextAttemptAt: now,
-        leasedUntil: null,
-        leaseToken: null,
-        lastError: null,
-        lastInboundAt: next.lastInboundAt,
-        seq: 0,
-        updatedAt: now,
-      });
-    }
+    const outboxIds = input.outbound.map((o) => this.#queue(next, o, now));
     return { stateVersion: next.stateVersion, outboxIds };
+  }
+
+  /** Store an outbound message of `conv` with its outbox entry; returns the entry's id. */
+  #queue(conv: ConversationRow, o: PendingOutbound, now: Ms): string {
+    const messageId = randomUUID();
+    const payload = jsonCopy(o.outbound) as Outbound;
+    this.#messages.push({
+      id: messageId,
+      conversationId: conv.id,
+      direction: 'out',
+      channel: conv.channel,
+      kind: payload.kind,
+      body: payload,
+      text: outboundText(payload),
+      author: o.author,
+      status: 'pending',
+      failureReason: null,
+      externalId: null,
+      createdAt: now,
+      updatedAt: now,
+    });
+    const outboxId = randomUUID();
+    this.#outbox.push({
+      id: outboxId,
+      messageId,
+      conversationId: conv.id,
+      channel: conv.channel,
+      address: conv.address,
+      payload,
+      idempotencyKey: `out:${messageId}`,
+      status: 'pending',
+      attempts: 0,
+      nextAttemptAt: now,
+      leasedUntil: null,
+      leaseToken: null,
+      lastError: null,
+      lastInboundAt: conv.lastInboundAt,
+      seq: 0,
+      updatedAt: now,
+    });
+    return outboxId;
   }
 
   /** Apply the buffered writes. Everything that could fail was checked when the write was made. */
@@ -1051,6 +1181,7 @@ class MemoryTx implements StoreTx {
       }
     }
     for (const o of this.#outbox) t.insertOutbox(o);
+    for (const [id, l] of this.#links) t.links.set(id, l);
     for (const [identity, phone] of this.#phones) t.setPhone(identity, phone);
     for (const [from, into] of this.#mergedInto)
       t.mergeContact(from, into, (sub) => {

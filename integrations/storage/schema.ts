@@ -50,6 +50,7 @@ export const channelIdentities = pgTable(
     uniqueIndex('channel_identities_channel_user_uq').on(t.channel, t.externalUser),
     index('channel_identities_contact_idx').on(t.contactId),
     index('channel_identities_phone_idx').on(t.phone),
+    index('channel_identities_email_idx').on(t.email),
   ],
 );
 
@@ -291,5 +292,31 @@ export const subscriptions = pgTable(
   (t) => [
     uniqueIndex('subscriptions_contact_topic_colonia_uq').on(t.contactId, t.topic, t.colonia),
     index('subscriptions_topic_idx').on(t.topic, t.colonia, t.active),
+  ],
+);
+
+/** Requests to link two contacts with a one-time code (only the code's hash is kept). */
+export const contactLinks = pgTable(
+  'contact_links',
+  {
+    id: uuid('id').primaryKey(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    contactId: uuid('contact_id')
+      .notNull()
+      .references(() => contacts.id, { onDelete: 'cascade' }),
+    /** An E.164 phone or a lowercase e-mail, as the citizen typed it (normalised). */
+    target: text('target').notNull(),
+    targetContactId: uuid('target_contact_id').references(() => contacts.id, { onDelete: 'set null' }),
+    codeHash: text('code_hash'),
+    attempts: integer('attempts').notNull().default(0),
+    expiresAt: ts('expires_at').notNull(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    linkedAt: ts('linked_at'),
+  },
+  (t) => [
+    index('contact_links_target_idx').on(t.target, t.createdAt),
+    index('contact_links_contact_idx').on(t.contactId, t.createdAt),
   ],
 );

@@ -239,6 +239,45 @@ function inboundBody(inbound: Inbound): Record<string, unknown> {
   return body;
 }
 
+/**
+ * Move everything of contact `from` to contact `into` (identities, conversations with a version bump so turns
+ * holding the old contact retry, cases, followers, subscriptions, link requests, consent) and delete `from`.
+ */
+async function mergeContact(tx: Exec, from: string, into: string): Promise<void> {
+  await run(
+    tx,
+    sql`with ids as (update channel_identities set contact_id = ${into}::uuid where contact_id = ${from}::uuid returning id),
+         convs as (
+           update conversations set contact_id = ${into}::uuid, state_version = state_version + 1, updated_at = now()
+           where contact_id = ${from}::uuid returning id),
+         cs as (update cases set contact_id = ${into}::uuid where contact_id = ${from}::uuid returning id),
+         fol as (
+           insert into case_followers (case_id, contact_id, conversation_id, created_at)
+           select case_id, ${into}::uuid, conversation_id, created_at from case_followers where contact_id = ${from}::uuid
+           on conflict do nothing returning case_id),
+         subs as (
+           insert into subscriptions (id, contact_id, conversation_id, channel, topic, colonia, active, created_at, updated_at)
+           select gen_random_uuid(), ${into}::uuid, conversation_id, channel, topic, colonia, active, created_at, updated_at
+           from subscriptions where contact_id = ${from}::uuid
+           on conflict (contact_id, topic, colonia) do nothing returning id),
+         links as (
+           update contact_links
+           set contact_id = case when contact_id = ${from}::uuid then ${into}::uuid else contact_id end,
+               target_contact_id = case when target_contact_id = ${from}::uuid then ${into}::uuid else target_contact_id end
+           where contact_id = ${from}::uuid or target_contact_id = ${from}::uuid returning id),
+         consent as (
+           update contacts set privacy_consent_at = coalesce(privacy_consent_at,
+             (select privacy_consent_at from contacts where id = ${from}::uuid)), updated_at = now()
+           where id = ${into}::uuid returning id)
+       select (select count(*) from ids) as identities, (select count(*) from convs) as conversations,
+              (select count(*) from cs) as cases, (select count(*) from fol) as followers,
+              (select count(*) from subs) as subscriptions, (select count(*) from links) as links,
+              (select count(*) from consent) as consent`,
+  );
+  // Followers and subscriptions were copied; the cascade removes the old contact's rows with it.
+  await run(tx, sql`delete from contacts where id = ${from}::uuid`);
+}
+
 function createTx(tx: Exec, initialStatus: string): StoreTx {
   return {
     async appendInbound(conversationId, inbound, text) {
@@ -399,35 +438,110 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
       const other = strOrNull(rows[0]?.other) as ContactId | null;
       if (!other) return { contactId: mine, merged: false };
       // The older contact keeps its id (its cases and folios are what the citizen already knows).
-      const from = mine;
-      const into = other;
+      await mergeContact(tx, mine, other);
+      return { contactId: other, merged: true };
+    },
+
+    async mergeContacts(conversation, other) {
+      const rows = await run(
+        tx,
+        sql`select c.id, c.created_at, (c.id = v.contact_id) as mine
+            from contacts c, (select contact_id from conversations where id = ${conversation.id}::uuid) v
+            where c.id in (v.contact_id, ${other}::uuid) order by c.created_at, c.id`,
+      );
+      const mine = (strOrNull(rows.find((r) => r.mine === true)?.id) ?? conversation.contactId) as ContactId;
+      if (mine === other || rows.length < 2) return { contactId: mine, moved: false };
+      // The older contact keeps its id (its cases and folios are what the citizen already knows).
+      const into = strOrNull(rows[0]?.id) as ContactId;
+      const from = into === mine ? other : mine;
+      await mergeContact(tx, from, into);
+      return { contactId: into, moved: from === mine };
+    },
+
+    async findIdentities(match) {
+      const phone = match.phone ?? null;
+      const email = match.email?.toLowerCase() ?? null;
+      if (phone === null && email === null) return [];
+      const rows = await run(
+        tx,
+        sql`select i.contact_id, i.channel, coalesce(c.last_inbound_at, i.last_seen_at) as last_seen_at,
+                   c.id as conversation_id, c.locale
+            from channel_identities i join conversations c on c.identity_id = i.id
+            where (${phone}::text is not null and i.phone = ${phone}) or (${email}::text is not null and i.email = ${email})
+            order by c.last_inbound_at desc nulls last, i.created_at desc limit 20`,
+      );
+      return rows.map((r) => ({
+        contactId: String(r.contact_id) as ContactId,
+        channel: String(r.channel),
+        conversationId: String(r.conversation_id) as ConversationId,
+        locale: String(r.locale),
+        lastSeenAt: date(r.last_seen_at),
+      }));
+    },
+
+    async saveLinkCode(code) {
       await run(
         tx,
-        sql`with ids as (update channel_identities set contact_id = ${into}::uuid where contact_id = ${from}::uuid returning id),
-             convs as (
-               update conversations set contact_id = ${into}::uuid, state_version = state_version + 1, updated_at = now()
-               where contact_id = ${from}::uuid returning id),
-             cs as (update cases set contact_id = ${into}::uuid where contact_id = ${from}::uuid returning id),
-             fol as (
-               insert into case_followers (case_id, contact_id, conversation_id, created_at)
-               select case_id, ${into}::uuid, conversation_id, created_at from case_followers where contact_id = ${from}::uuid
-               on conflict do nothing returning case_id),
-             subs as (
-               insert into subscriptions (id, contact_id, conversation_id, channel, topic, colonia, active, created_at, updated_at)
-               select gen_random_uuid(), ${into}::uuid, conversation_id, channel, topic, colonia, active, created_at, updated_at
-               from subscriptions where contact_id = ${from}::uuid
-               on conflict (contact_id, topic, colonia) do nothing returning id),
-             consent as (
-               update contacts set privacy_consent_at = coalesce(privacy_consent_at,
-                 (select privacy_consent_at from contacts where id = ${from}::uuid)), updated_at = now()
-               where id = ${into}::uuid returning id)
-           select (select count(*) from ids) as identities, (select count(*) from convs) as conversations,
-                  (select count(*) from cs) as cases, (select count(*) from fol) as followers,
-                  (select count(*) from subs) as subscriptions, (select count(*) from consent) as consent`,
+        sql`insert into contact_links (id, conversation_id, contact_id, target, target_contact_id, code_hash, attempts,
+                                       expires_at, created_at, linked_at)
+            values (${code.id}::uuid, ${code.conversationId}::uuid, ${code.contactId}::uuid, ${code.target},
+                    ${code.targetContactId}::uuid, ${code.codeHash}, ${code.attempts}, ${code.expiresAt.toISOString()}::timestamptz,
+                    ${code.createdAt.toISOString()}::timestamptz, ${code.linkedAt?.toISOString() ?? null}::timestamptz)
+            on conflict (id) do update set attempts = excluded.attempts, linked_at = excluded.linked_at`,
       );
-      // Followers and subscriptions were copied; the cascade removes the old contact's rows with it.
-      await run(tx, sql`delete from contacts where id = ${from}::uuid`);
-      return { contactId: into, merged: true };
+    },
+
+    async getLinkCode(id) {
+      const rows = await run(tx, sql`select * from contact_links where id = ${id}::uuid`);
+      const r = rows[0];
+      if (!r) return null;
+      return {
+        id: String(r.id),
+        conversationId: String(r.conversation_id) as ConversationId,
+        contactId: String(r.contact_id) as ContactId,
+        target: String(r.target),
+        targetContactId: strOrNull(r.target_contact_id) as ContactId | null,
+        codeHash: strOrNull(r.code_hash),
+        attempts: Number(r.attempts),
+        expiresAt: date(r.expires_at),
+        createdAt: date(r.created_at),
+        linkedAt: dateOrNull(r.linked_at),
+      };
+    },
+
+    async countLinkCodes(filter) {
+      const rows = await run(
+        tx,
+        sql`select count(*)::int as n from contact_links
+            where (target = ${filter.target} or contact_id = ${filter.contactId}::uuid)
+              and created_at >= ${filter.since.toISOString()}::timestamptz`,
+      );
+      return Number(rows[0]?.n ?? 0);
+    },
+
+    async queueOutbound(conversationId, message, now) {
+      const messageId = randomUUID();
+      const outboxId = randomUUID();
+      const at = now.toISOString();
+      const rows = await run(
+        tx,
+        sql`with conv as (
+              select id, channel, address, last_inbound_at from conversations where id = ${conversationId}::uuid
+            ), msg as (
+              insert into messages (id, conversation_id, direction, channel, kind, body, text, author, status, created_at, updated_at)
+              select ${messageId}::uuid, conv.id, 'out', conv.channel, ${message.outbound.kind}, ${pgJson(message.outbound)}::jsonb,
+                     ${outboundText(message.outbound)}, ${message.author}, 'pending', ${at}::timestamptz, ${at}::timestamptz
+              from conv returning id
+            )
+            insert into outbox (id, message_id, conversation_id, channel, address, payload, idempotency_key, status,
+                                next_attempt_at, last_inbound_at, created_at, updated_at)
+            select ${outboxId}::uuid, msg.id, conv.id, conv.channel, conv.address, ${pgJson(message.outbound)}::jsonb,
+                   ${`out:${messageId}`}, 'pending', ${at}::timestamptz, conv.last_inbound_at, ${at}::timestamptz, ${at}::timestamptz
+            from conv, msg returning id`,
+      );
+      if (rows.length === 0)
+        throw new StoreError('STORE_NOT_FOUND', `No conversation ${conversationId} to queue a message to`);
+      return outboxId;
     },
 
     async subscribe(input) {

@@ -507,6 +507,137 @@ export function caseStoreContract(backend: StoreBackend): void {
       expect((await resolve(conv.address)).privacyNoticeAt?.toISOString()).toBe(now.toISOString());
     });
 
+    it('links contacts: finds identities by phone or e-mail, queues a code elsewhere, merges into the older', async () => {
+      const phone = `+5222900${String(Math.floor(Math.random() * 1e5)).padStart(5, '0')}`;
+      const sms = await store.resolveConversation({
+        channel: 'sms',
+        address: { channel: 'sms', user: phone },
+        locale: 'en',
+        now,
+        identity: { phone },
+      });
+      const tick = () => new Promise((r) => setTimeout(r, 5)); // creation order decides which contact is older
+      await tick();
+      const mail = await store.resolveConversation({
+        channel: 'email',
+        address: { channel: 'email', user: 'Ana@Example.org' },
+        locale: 'es-MX',
+        now,
+        identity: { email: 'ana@example.org' },
+      });
+      await tick();
+      const web = await resolve(address());
+      // The SMS citizen has written (a conversation with an inbound), so it is found first.
+      await store.transaction(async (tx) => {
+        await tx.appendInbound(sms.id, inbound(sms.address, 'sms-1'), 'hola');
+        return tx.commitTurn({
+          conversation: sms,
+          state: null,
+          mode: 'bot',
+          queue: null,
+          locale: 'en',
+          lastInboundAt: now,
+          outbound: [],
+          now,
+        });
+      });
+      const c = await store.transaction((tx) =>
+        tx.createCase(newCase(web), { prefix: 'VER', year: 2026 }, 'bot'),
+      );
+
+      const { matches, byEmail, none, outboxId } = await store.transaction(async (tx) => ({
+        matches: await tx.findIdentities({ phone }),
+        byEmail: await tx.findIdentities({ email: 'ANA@example.org' }),
+        none: await tx.findIdentities({ phone: '+15550000000' }),
+        outboxId: await tx.queueOutbound(
+          sms.id,
+          { outbound: { kind: 'text', text: 'Tu código: 123456' }, author: 'bot' },
+          now,
+        ),
+      }));
+      expect(matches).toEqual([
+        expect.objectContaining({
+          contactId: sms.contactId,
+          channel: 'sms',
+          conversationId: sms.id,
+          locale: 'en',
+        }),
+      ]);
+      expect(byEmail.map((m) => m.conversationId)).toEqual([mail.id]);
+      expect(none).toEqual([]);
+      // The queued message goes out on the other conversation's channel and address.
+      const [entry] = await outbox.lease({ ids: [outboxId], now, leaseMs: 60_000 });
+      expect(entry).toMatchObject({ conversationId: sms.id, channel: 'sms', address: sms.address });
+      expect(entry?.outbound).toEqual({ kind: 'text', text: 'Tu código: 123456' });
+      expect((await store.listMessages(sms.id)).at(-1)).toMatchObject({
+        direction: 'out',
+        text: 'Tu código: 123456',
+      });
+      await expect(
+        store.transaction((tx) =>
+          tx.queueOutbound(
+            randomUUID() as ConversationRecord['id'],
+            { outbound: { kind: 'text', text: 'x' }, author: 'bot' },
+            now,
+          ),
+        ),
+      ).rejects.toMatchObject({ code: 'STORE_NOT_FOUND' });
+
+      // Link requests: saved, read back, only attempts and linking time change, counted by target or contact.
+      const link = {
+        id: randomUUID(),
+        conversationId: web.id,
+        contactId: web.contactId,
+        target: phone,
+        targetContactId: sms.contactId,
+        codeHash: 'ab'.repeat(32),
+        attempts: 0,
+        expiresAt: new Date(now.getTime() + 600_000),
+        createdAt: now,
+        linkedAt: null,
+      };
+      await store.transaction((tx) => tx.saveLinkCode(link));
+      await store.transaction((tx) => tx.saveLinkCode({ ...link, attempts: 2, target: 'ignored' }));
+      const counts = await store.transaction(async (tx) => ({
+        read: await tx.getLinkCode(link.id),
+        missing: await tx.getLinkCode(randomUUID()),
+        byTarget: await tx.countLinkCodes({ target: phone, contactId: mail.contactId, since: now }),
+        byContact: await tx.countLinkCodes({ target: 'x@example.org', contactId: web.contactId, since: now }),
+        later: await tx.countLinkCodes({
+          target: phone,
+          contactId: web.contactId,
+          since: new Date(now.getTime() + 1),
+        }),
+      }));
+      expect(counts.read).toEqual({ ...link, attempts: 2 });
+      expect(counts.missing).toBeNull();
+      expect([counts.byTarget, counts.byContact, counts.later]).toEqual([1, 1, 0]);
+
+      // Merging: the older contact (the SMS one) keeps its id and receives the web chat's case and link request.
+      const merged = await store.transaction((tx) => tx.mergeContacts(web, sms.contactId));
+      expect(merged).toEqual({ contactId: sms.contactId, moved: true });
+      expect(await store.getContact(web.contactId)).toBeNull();
+      expect((await store.getContact(sms.contactId))?.identities.map((i) => i.channel).sort()).toEqual([
+        'sms',
+        'webchat',
+      ]);
+      const moved = await store.getConversation(web.id);
+      expect(moved).toMatchObject({ contactId: sms.contactId, stateVersion: web.stateVersion + 1 });
+      expect((await store.findCase(c.folio))?.contactId).toBe(sms.contactId);
+      expect(await store.transaction((tx) => tx.getLinkCode(link.id))).toMatchObject({
+        contactId: sms.contactId,
+        targetContactId: sms.contactId,
+      });
+      // From the older side the other contact moves, not this conversation; merging twice changes nothing.
+      const fromOlder = await store.transaction((tx) => tx.mergeContacts(sms, mail.contactId));
+      expect(fromOlder).toEqual({ contactId: sms.contactId, moved: false });
+      expect((await store.getConversation(mail.id))?.contactId).toBe(sms.contactId);
+      expect(await store.transaction((tx) => tx.mergeContacts(sms, mail.contactId))).toEqual({
+        contactId: sms.contactId,
+        moved: false,
+      });
+    });
+
     it('changes a case status with an audited public note', async () => {
       const conv = await resolve(address());
       const c = await store.transaction((tx) =>

@@ -21,7 +21,7 @@ describe('identity across channels', () => {
     t = await startTestApp(
       {},
       {
-        extraChannels: ['sms', 'wa', 'tg', 'mail', 'mail2'].map((name) =>
+        extraChannels: ['sms', 'wa', 'tg', 'mail', 'mail2', 'web', 'telegram'].map((name) =>
           createLoopbackChannel(provider.baseUrl, { name }),
         ),
       },
@@ -117,5 +117,102 @@ describe('identity across channels', () => {
     await send('tg', 'chat-2', { kind: 'contact', phone: '+522291110000', own: false });
     expect(await repliesTo('chat-2', 'propio número')).toContain('propio número');
     expect(await contactOf('tg', 'chat-2')).toBe(before);
+  });
+  /** The texts of every reply sent to `user`, in order. */
+  const textsTo = (user: string) =>
+    provider.calls
+      .filter((c) => (c.body as { to?: string }).to === user)
+      .map((c) => String((c.body as { outbound?: { text?: string } }).outbound?.text ?? ''));
+  const codeIn = (text: string) => /\b(\d{6})\b/.exec(text)?.[1];
+
+  it('links a web chat to the citizen’s phone channel with a one-time code sent there', async () => {
+    const phoneContact = await contactOf('sms', '+522291110000');
+    await send('web', 'visitor-1', { kind: 'text', text: 'quiero vincular mi whatsapp' });
+    expect(await repliesTo('visitor-1', '10 dígitos')).toContain('10 dígitos');
+    const before = await contactOf('web', 'visitor-1');
+    expect(before).not.toBe(phoneContact);
+
+    const sentBefore = provider.calls.length;
+    await send('web', 'visitor-1', { kind: 'text', text: 'es el 229 111 0000' });
+    expect(await repliesTo('visitor-1', 'código de 6 dígitos')).toContain('código de 6 dígitos');
+    await repliesTo('+522291110000', 'Ventanilla es');
+    // The code went to the phone's conversation that wrote last (the SMS one, "gracias" above), nowhere else.
+    const codeCalls = provider.calls
+      .slice(sentBefore)
+      .filter((c) => /\b\d{6}\b/.test(JSON.stringify(c.body)));
+    expect(codeCalls.map((c) => (c.body as { to?: string }).to)).toEqual(['+522291110000']);
+    const code = codeIn(textsTo('+522291110000').at(-1)!)!;
+    expect(code).toMatch(/^\d{6}$/);
+    // Only its hash is stored.
+    const stored = JSON.stringify((await t.app.database.raw.query('select * from contact_links')).rows);
+    expect(stored).not.toContain(code);
+
+    const wrong = code === '000000' ? '111111' : '000000';
+    await send('web', 'visitor-1', { kind: 'text', text: wrong });
+    expect(await repliesTo('visitor-1', 'no coincide')).toContain('te quedan 4 intentos');
+    expect(await contactOf('web', 'visitor-1')).toBe(before);
+
+    await send('web', 'visitor-1', { kind: 'text', text: `${code.slice(0, 3)} ${code.slice(3)}` });
+    expect(await repliesTo('visitor-1', 'Unimos')).toContain('Unimos tus conversaciones');
+    expect(await contactOf('web', 'visitor-1')).toBe(phoneContact);
+    expect(await t.app.store.getContact(before)).toBeNull();
+    const contact = await t.app.store.getContact(phoneContact);
+    expect(contact?.identities.map((i) => i.channel).sort()).toEqual(['sms', 'tg', 'wa', 'web']);
+
+    // Asking again says it is done already; the next turn works on the moved conversation.
+    await send('web', 'visitor-1', { kind: 'text', text: 'vincular mi número 2291110000' });
+    expect(await repliesTo('visitor-1', 'ya está unida')).toContain('ya está unida');
+  });
+
+  it('answers an unknown phone or e-mail exactly like a known one, and no code can match', async () => {
+    const sentBefore = provider.calls.length;
+    await send('web', 'visitor-2', { kind: 'text', text: 'vincular mi correo nadie@example.org' });
+    expect(await repliesTo('visitor-2', 'código de 6 dígitos')).toContain('código de 6 dígitos');
+    const elsewhere = provider.calls
+      .slice(sentBefore)
+      .filter((c) => (c.body as { to?: string }).to !== 'visitor-2');
+    expect(elsewhere).toEqual([]);
+    await send('web', 'visitor-2', { kind: 'text', text: '123456' });
+    expect(await repliesTo('visitor-2', 'no coincide')).toContain('no coincide');
+  });
+
+  it('limits code requests per phone or e-mail', async () => {
+    await send('mail', 'luz@example.org', {
+      kind: 'text',
+      text: 'hola',
+      identity: { email: 'luz@example.org' },
+    });
+    for (const n of [1, 2, 3]) {
+      await send('web', `asker-${n}`, { kind: 'text', text: 'vincular mi correo luz@example.org' });
+      expect(await repliesTo(`asker-${n}`, 'código de 6 dígitos')).toContain('código de 6 dígitos');
+    }
+    const codesToLuz = async (n: number) => {
+      // Codes are dispatched after their turn commits: wait (up to 5 s) until `n` arrived.
+      for (const end = Date.now() + 5_000; Date.now() < end; await new Promise((r) => setTimeout(r, 25)))
+        if (textsTo('luz@example.org').filter((x) => codeIn(x)).length >= n) break;
+      return textsTo('luz@example.org').filter((x) => codeIn(x)).length;
+    };
+    expect(await codesToLuz(3)).toBe(3);
+    await send('web', 'asker-4', { kind: 'text', text: 'vincular mi correo luz@example.org' });
+    expect(await repliesTo('asker-4', 'más tarde')).toContain('varios códigos');
+    expect(await codesToLuz(4)).toBe(3);
+  });
+
+  it('offers Telegram’s share-my-number button, and a shared phone ends the linking', async () => {
+    await send('telegram', 'tg-9', { kind: 'text', text: 'quiero unir mis conversaciones' });
+    expect(await repliesTo('tg-9', 'share:phone')).toContain('share:phone');
+    const ask = provider.calls
+      .filter((c) => (c.body as { to?: string }).to === 'tg-9')
+      .map((c) => (c.body as { outbound?: { kind: string; choices?: { id: string }[] } }).outbound)
+      .at(-1);
+    expect(ask?.kind).toBe('choices');
+    expect(ask?.choices?.map((c) => c.id)).toEqual(['share:phone']);
+    await send('telegram', 'tg-9', { kind: 'contact', phone: '+522291110000', own: true });
+    expect(await repliesTo('tg-9', 'te reconocí')).toContain('te reconocí');
+    expect(await contactOf('telegram', 'tg-9')).toBe(await contactOf('sms', '+522291110000'));
+    // The form is closed: a greeting is a greeting, not a wrong phone number.
+    await send('telegram', 'tg-9', { kind: 'text', text: 'hola' });
+    const last = await repliesTo('tg-9', 'Ventanilla');
+    expect(last).not.toContain('No encontré un teléfono');
   });
 });

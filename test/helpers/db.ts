@@ -46,6 +46,7 @@ export function sqlStores(backend: Backend): StoreBackend {
 }
 
 const APP_TABLES = [
+  'contact_links',
   'case_followers',
   'subscriptions',
   'incidents',

@@ -1,0 +1,112 @@
+/** One-time linking codes (dialogs/runtime/link.ts) on the in-memory store: limits, expiry and what is stored. */
+import { describe, expect, it } from 'vitest';
+import type { ConversationRecord } from '../../integrations/contract.ts';
+import { createMemoryStores } from '../../integrations/storage/memory.ts';
+import {
+  LINK_CODE_MINUTES,
+  LINK_MAX_ATTEMPTS,
+  LINK_MAX_PER_HOUR,
+  confirmLink,
+  startLink,
+} from '../../dialogs/runtime/link.ts';
+
+const t0 = new Date('2026-11-24T16:00:00Z');
+const t = (_locale: string, key: string, params?: Record<string, string | number>) =>
+  `${key} ${JSON.stringify(params ?? {})}`;
+
+async function setup() {
+  let clock = t0;
+  const { store, outbox } = createMemoryStores({ now: () => clock });
+  const phone = '+522291234567';
+  const sms = await store.resolveConversation({
+    channel: 'twilio-sms',
+    address: { channel: 'twilio-sms', user: phone },
+    locale: 'en',
+    now: t0,
+    identity: { phone },
+  });
+  clock = new Date(t0.getTime() + 1);
+  const web = await store.resolveConversation({
+    channel: 'webchat',
+    address: { channel: 'webchat', user: 'w1' },
+    locale: 'es-MX',
+    now: t0,
+  });
+  const start = (conversation: ConversationRecord, target: string, now = t0) =>
+    store.transaction((tx) => startLink({ tx, conversation, now, t }, target));
+  const confirm = (conversation: ConversationRecord, linkId: string, code: string, now = t0) =>
+    store.transaction((tx) => confirmLink({ tx, conversation, now, t }, linkId, code));
+  /** The code sent with outbox entry `id`. */
+  const codeOf = async (id: string) => {
+    const entry = await outbox.get(id);
+    const text = entry?.outbound.kind === 'text' ? entry.outbound.text : '';
+    return /"code":"(\d{6})"/.exec(text)?.[1] ?? '';
+  };
+  return { store, outbox, phone, sms, web, start, confirm, codeOf };
+}
+
+describe('linking codes', () => {
+  it('sends the code in the other conversation’s language and links with it', async () => {
+    const s = await setup();
+    const { start, outboxIds } = await s.start(s.web, s.phone);
+    expect(start).toMatchObject({ status: 'pending', minutes: LINK_CODE_MINUTES });
+    expect(outboxIds).toHaveLength(1);
+    const entry = await s.outbox.get(outboxIds[0]!);
+    expect(entry).toMatchObject({ conversationId: s.sms.id, channel: 'twilio-sms' });
+    expect(JSON.stringify(entry?.outbound)).toContain('link-channel-code-message');
+    const code = await s.codeOf(outboxIds[0]!);
+    const linkId = start.status === 'pending' ? start.linkId : '';
+    const done = await s.confirm(s.web, linkId, code);
+    expect(done.check).toEqual({ status: 'linked' });
+    expect(done.merged).toEqual({ contactId: s.sms.contactId, moved: true });
+    expect((await s.store.getConversation(s.web.id))?.contactId).toBe(s.sms.contactId);
+    // A second start for the same phone is already linked.
+    const moved = (await s.store.getConversation(s.web.id))!;
+    expect((await s.start(moved, s.phone)).start).toEqual({ status: 'already-linked' });
+  });
+
+  it('counts wrong codes and then refuses even the right one', async () => {
+    const s = await setup();
+    const { start, outboxIds } = await s.start(s.web, s.phone);
+    const linkId = start.status === 'pending' ? start.linkId : '';
+    const code = await s.codeOf(outboxIds[0]!);
+    const wrong = code === '999999' ? '999998' : '999999';
+    const seen: unknown[] = [];
+    for (let i = 0; i < LINK_MAX_ATTEMPTS; i++) seen.push((await s.confirm(s.web, linkId, wrong)).check);
+    expect(seen.at(0)).toEqual({ status: 'wrong', attemptsLeft: LINK_MAX_ATTEMPTS - 1 });
+    expect(seen.at(-1)).toEqual({ status: 'exhausted' });
+    expect((await s.confirm(s.web, linkId, code)).check).toEqual({ status: 'exhausted' });
+    expect((await s.store.getConversation(s.web.id))?.contactId).toBe(s.web.contactId);
+  });
+
+  it('expires codes, and only the asking conversation may use its request', async () => {
+    const s = await setup();
+    const { start, outboxIds } = await s.start(s.web, s.phone);
+    const linkId = start.status === 'pending' ? start.linkId : '';
+    const code = await s.codeOf(outboxIds[0]!);
+    expect((await s.confirm(s.sms, linkId, code)).check).toEqual({ status: 'expired' });
+    const late = new Date(t0.getTime() + LINK_CODE_MINUTES * 60_000 + 1);
+    expect((await s.confirm(s.web, linkId, code, late)).check).toEqual({ status: 'expired' });
+  });
+
+  it('treats an unknown target like a known one: pending, nothing sent, no code matches', async () => {
+    const s = await setup();
+    const { start, outboxIds } = await s.start(s.web, 'nadie@example.org');
+    expect(start.status).toBe('pending');
+    expect(outboxIds).toEqual([]);
+    const linkId = start.status === 'pending' ? start.linkId : '';
+    expect((await s.confirm(s.web, linkId, '123456')).check).toEqual({
+      status: 'wrong',
+      attemptsLeft: LINK_MAX_ATTEMPTS - 1,
+    });
+  });
+
+  it('limits requests per hour for one target and by one contact', async () => {
+    const s = await setup();
+    for (let i = 0; i < LINK_MAX_PER_HOUR; i++)
+      expect((await s.start(s.web, `x${i}@example.org`)).start.status).toBe('pending');
+    expect((await s.start(s.web, 'otro@example.org')).start).toEqual({ status: 'rate-limited' });
+    const later = new Date(t0.getTime() + 3_600_001);
+    expect((await s.start(s.web, 'otro@example.org', later)).start.status).toBe('pending');
+  });
+});
