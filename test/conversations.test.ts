@@ -32,6 +32,7 @@ const REQUIRED_COVERS = [
   'talk_to_agent',
   'subscribe_notices',
   'unsubscribe_notices',
+  'link_channel',
   'greeting',
   'help',
   'thanks',
