@@ -510,12 +510,13 @@ function createBotframework(config: BotframeworkConfig, deps: ChannelDeps): Chan
           // A passing outage: answer 503 so the Bot Connector redelivers (the inbound id makes that idempotent).
           if (!e || e.retryable)
             return {
-              kind: 'accepted',
-              events: [],
+              kind: 'rejected',
+              reason: 'retry',
               ack: {
                 status: 503,
                 body: '{"code":"CHANNEL_UNAVAILABLE","message":"Try again later"}',
                 contentType: 'application/json',
+                headers: { 'retry-after': '5' },
               },
             };
         }
@@ -562,7 +563,7 @@ function createBotframework(config: BotframeworkConfig, deps: ChannelDeps): Chan
         { channel: 'botframework', err: err instanceof Error ? err.name : 'unknown' },
         'botbuilder failed to load',
       );
-      return { kind: 'accepted', events: [], ack: { status: 503 } };
+      return { kind: 'rejected', reason: 'retry', ack: { status: 503, headers: { 'retry-after': '5' } } };
     }
     let authenticated = false;
     const res = {

@@ -198,16 +198,22 @@ export interface SendContext {
 /** Where an event-source adapter hands events; resolves once the turn has committed. */
 export type Emit = (inbound: Inbound) => Promise<void>;
 
-/** Outcome of a webhook request: expected outcomes are values, not exceptions. */
+/**
+ * Outcome of a webhook request: expected outcomes are values, not exceptions. `retry` means "not now": something
+ * passing (a media download, the SDK loading) failed, so the adapter asks the provider to redeliver (usually 503);
+ * the message id makes the redelivery idempotent.
+ */
 export type Received =
   | { kind: 'accepted'; events: Inbound[]; ack: AckResponse }
-  | { kind: 'rejected'; reason: 'signature' | 'malformed' | 'ignored'; ack: AckResponse };
+  | { kind: 'rejected'; reason: 'signature' | 'malformed' | 'ignored' | 'retry'; ack: AckResponse };
 
 /** The HTTP response a webhook adapter wants sent back to the provider. */
 export interface AckResponse {
   readonly status: number;
   readonly body?: string;
   readonly contentType?: string;
+  /** Extra response headers (e.g. `retry-after` with a `retry`). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** A webhook request as the composition root hands it to an adapter (raw body kept for signatures). */

@@ -417,8 +417,19 @@ function createEmailAdapter(config: EmailConfig, deps: ChannelDeps): EmailAdapte
     client?: ImapFlow;
   } = { state: 'starting', failures: 0 };
 
-  /** Read one raw message into an inbound event (or say why not). Throws only on storage failures. */
+  /** Read one raw message into an inbound event (or say why not), counting what is not answered. */
   async function ingest(
+    raw: Buffer,
+    via: { source: 'smtp' | 'imap'; envelopeFrom?: string; rcptTo?: string[] },
+  ): Promise<Ingested> {
+    const result = await read(raw, via);
+    if (result.kind !== 'event')
+      deps.count(result.kind === 'ignored' ? 'inbound_ignored' : 'inbound_malformed');
+    return result;
+  }
+
+  /** Read one raw message into an inbound event (or say why not). Throws only on storage failures. */
+  async function read(
     raw: Buffer,
     via: { source: 'smtp' | 'imap'; envelopeFrom?: string; rcptTo?: string[] },
   ): Promise<Ingested> {

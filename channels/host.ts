@@ -17,7 +17,13 @@ export interface ChannelStatus {
   readonly state: ChannelHealth['state'];
   readonly detail?: string;
   readonly received: number;
-  readonly rejected: { readonly signature: number; readonly malformed: number; readonly ignored: number };
+  readonly rejected: {
+    readonly signature: number;
+    readonly malformed: number;
+    readonly ignored: number;
+    /** Asked the provider to redeliver later (a passing failure). */
+    readonly retry: number;
+  };
   readonly sent: number;
   readonly failed: number;
   readonly lastError?: { readonly code: string; readonly message: string; readonly at: string };
@@ -40,6 +46,7 @@ interface Stats {
   signature: number;
   malformed: number;
   ignored: number;
+  retry: number;
   sent: number;
   failed: number;
   lastError?: { code: string; message: string; at: string };
@@ -60,7 +67,7 @@ export class ChannelHost {
     this.#deps = deps;
     this.#events = new client.Counter({
       name: 'ventanilla_channel_webhooks_total',
-      help: 'Webhook requests by channel and outcome (accepted, signature, malformed, ignored, error)',
+      help: 'Webhook requests by channel and outcome (accepted, signature, malformed, ignored, retry, error)',
       labelNames: ['channel', 'outcome'],
       registers: [deps.registry],
     });
@@ -108,6 +115,7 @@ export class ChannelHost {
       signature: 0,
       malformed: 0,
       ignored: 0,
+      retry: 0,
       sent: 0,
       failed: 0,
       started: !adapter.start,
@@ -191,6 +199,7 @@ export class ChannelHost {
             status: received.ack.status,
             body: received.ack.body ?? '',
             contentType: received.ack.contentType ?? 'text/plain',
+            ...(received.ack.headers ? { headers: received.ack.headers } : {}),
           };
         }
         this.#events.inc({ channel: name, outcome: 'accepted' });
@@ -223,6 +232,7 @@ export class ChannelHost {
           status: received.ack.status,
           body: received.ack.body ?? '',
           contentType: received.ack.contentType ?? 'text/plain',
+          ...(received.ack.headers ? { headers: received.ack.headers } : {}),
         };
       };
       const send = async (name: string, req: Parameters<typeof handler>[1], reply: FastifyReply) => {
@@ -285,7 +295,7 @@ export class ChannelHost {
         state,
         ...(detail ? { detail } : {}),
         received: s.received,
-        rejected: { signature: s.signature, malformed: s.malformed, ignored: s.ignored },
+        rejected: { signature: s.signature, malformed: s.malformed, ignored: s.ignored, retry: s.retry },
         sent: s.sent,
         failed: s.failed,
         ...(s.lastError ? { lastError: s.lastError } : {}),

@@ -465,7 +465,7 @@ function createTelegram(config: TelegramConfig, deps: ChannelDeps): TelegramAdap
         case 'retry':
           // Telegram redelivers on any non-2xx; the ids make the redelivery idempotent.
           deps.log.warn({ code: outcome.error.code }, 'telegram update deferred');
-          return { kind: 'rejected', reason: 'ignored', ack: { status: 503 } };
+          return { kind: 'rejected', reason: 'retry', ack: { status: 503, headers: { 'retry-after': '5' } } };
       }
     } catch (err) {
       deps.log.error({ err: err instanceof Error ? err.name : 'unknown' }, 'telegram receive failed');

@@ -761,9 +761,9 @@ export const whatsapp = defineChannel({
         if (malformed)
           deps.log.warn({ channel: NAME, count: malformed }, 'webhook items did not match the schema');
         // 503 makes Meta redeliver the whole batch later; the events we do have collide with their redelivery.
-        const ack = { status: retry ? 503 : 200 };
-        if (events.length || retry) return { kind: 'accepted', events, ack };
-        return { kind: 'rejected', reason: malformed ? 'malformed' : 'ignored', ack };
+        const ack = retry ? { status: 503, headers: { 'retry-after': '5' } } : { status: 200 };
+        if (events.length) return { kind: 'accepted', events, ack };
+        return { kind: 'rejected', reason: retry ? 'retry' : malformed ? 'malformed' : 'ignored', ack };
       },
       send,
     };

@@ -37,7 +37,14 @@ export interface ChannelDeps {
 }
 
 /** Counters a channel may add to (each is one Prometheus counter labelled by channel). */
-export type ChannelCounter = 'sms_segments' | 'templates_sent' | 'media_downloaded';
+export type ChannelCounter =
+  | 'sms_segments'
+  | 'templates_sent'
+  | 'media_downloaded'
+  /** Event sources (e-mail): messages read and deliberately not answered (auto-replies, bounces, lists). */
+  | 'inbound_ignored'
+  /** Event sources: messages that could not be read. */
+  | 'inbound_malformed';
 
 /** A channel's definition: its name, config schema, capabilities and factory. */
 export interface ChannelDefinition<N extends string, S extends z.ZodType, D, A extends ChannelAdapter> {

@@ -359,8 +359,8 @@ describe('telegram specifics', () => {
       rig.fake.failNext({ status: 502 }, ['getFile']);
       expect(await rig.post(chat.voice())).toEqual({
         kind: 'rejected',
-        reason: 'ignored',
-        ack: { status: 503 },
+        reason: 'retry',
+        ack: { status: 503, headers: { 'retry-after': '5' } },
       });
       const big = chat.message({
         document: {

@@ -241,7 +241,7 @@ describe('whatsapp specifics', () => {
         id: 'wamid.photo-retry',
       });
       const first = await rig.post(payload);
-      expect(first).toMatchObject({ kind: 'accepted', events: [], ack: { status: 503 } });
+      expect(first).toMatchObject({ kind: 'rejected', reason: 'retry', ack: { status: 503 } });
       const again = eventsOf(await rig.post(payload));
       expect(again).toHaveLength(1);
       const gone = await rig.post(inboundMessage(PNID, FROM, messages.image('999000111')));

@@ -213,5 +213,8 @@ describe('e-mail end to end', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(sink.messages.length).toBe(before);
     expect(await t.app.store.findConversation('email', 'vacaciones@example.com')).toBeNull();
+    // Not answered, but counted for the channel's health.
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/ventanilla_channel_inbound_ignored_total\{channel="email"\} 2/);
   });
 });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp } from '../helpers/app.ts';
 import type { TestApp } from '../helpers/app.ts';
 import { FakeClock } from '../helpers/clock.ts';
-import { deliverUpdate, startFakeTelegram, TelegramChat } from '../fakes/telegram.ts';
+import { deliverUpdate, startFakeTelegram, TelegramChat, webhookRequest } from '../fakes/telegram.ts';
 import type { FakeTelegram, TelegramCall } from '../fakes/telegram.ts';
 
 const TOKEN = '6000000002:AAFakeE2eTokenOnlyForTests_0123456789';
@@ -39,6 +39,8 @@ async function replies(fake: FakeTelegram, before: number): Promise<TelegramCall
   return fake.callsTo('sendMessage').slice(before);
 }
 
+const ADMIN = 'telegram-e2e-admin-token-123';
+
 describe('telegram e2e: webhook mode', () => {
   let t: TestApp;
   let fake: FakeTelegram;
@@ -53,6 +55,7 @@ describe('telegram e2e: webhook mode', () => {
         TELEGRAM_WEBHOOK_SECRET: SECRET,
         TELEGRAM_API_ROOT: fake.baseUrl,
         PUBLIC_URL: 'https://ventanilla.example.gob.mx',
+        ADMIN_TOKEN: ADMIN,
       },
       { clock },
     );
@@ -134,6 +137,20 @@ describe('telegram e2e: webhook mode', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect((await t.app.store.listCases({})).length).toBe(cases);
     expect(fake.callsTo('sendMessage').length).toBe(sent);
+  });
+
+  it('asks Telegram to redeliver when a voice note cannot be fetched yet, and counts it', async () => {
+    fake.failNext({ status: 502 }, ['getFile']);
+    const { headers, body } = webhookRequest(chat.voice(), SECRET);
+    const res = await fetch(hook(), { method: 'POST', headers, body });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('5');
+    const admin = (await (
+      await fetch(`${t.url}/admin/channels`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).json()) as { channels: { name: string; rejected: Record<string, number> }[] };
+    expect(admin.channels.find((c) => c.name === 'telegram')?.rejected).toMatchObject({ retry: 1 });
+    const metrics = await (await fetch(`${t.url}/metrics`)).text();
+    expect(metrics).toMatch(/ventanilla_channel_webhooks_total\{channel="telegram",outcome="retry"\} 1/);
   });
 
   it('ignores group chats', async () => {
