@@ -46,13 +46,12 @@ import {
   inboundId,
   normalizePhone,
   numbered,
-  retryAfterMs,
+  providerFetch,
   safeEqual,
   sanitizeImage,
-  scrubSecrets,
   splitText,
 } from './kit/index.ts';
-import type { ChannelDeps } from './kit/index.ts';
+import type { ChannelDeps, ProviderResponse } from './kit/index.ts';
 
 const NAME = 'whatsapp';
 
@@ -284,74 +283,32 @@ export const whatsapp = defineChannel({
 
     /**
      * One Graph API call with WhatsApp's error mapping. Graph reports most failures as HTTP 400 with a numeric
-     * `error.code`, so the code decides before the status does (the kit's `providerFetch` only sees statuses).
+     * `error.code`, so the code decides before the status does.
      */
-    async function graph(
+    function graph(
       url: string,
       label: string,
       init: { method: 'GET' | 'POST'; json?: unknown; timeoutMs?: number },
-    ): Promise<{ body: Buffer; json: unknown; headers: Headers }> {
-      let res: Response;
-      try {
-        res = await fetch(url, {
-          method: init.method,
-          headers: init.json === undefined ? auth : { ...auth, 'content-type': 'application/json' },
-          ...(init.json === undefined ? {} : { body: JSON.stringify(init.json) }),
-          signal: AbortSignal.timeout(init.timeoutMs ?? 10_000),
-        });
-      } catch (err) {
-        const timeout = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-        throw new ChannelError(
-          'CHANNEL_UNAVAILABLE',
-          `${label}: ${timeout ? 'timed out' : 'connection failed'}`,
-          { retryable: true },
-        );
-      }
-      let body: Buffer;
-      try {
-        body = Buffer.from(await res.arrayBuffer());
-      } catch {
-        throw new ChannelError('CHANNEL_UNAVAILABLE', `${label}: connection dropped while reading`, {
-          retryable: true,
-          status: res.status,
-        });
-      }
-      let json: unknown;
-      try {
-        json =
-          body.length && /json|javascript/i.test(res.headers.get('content-type') ?? 'json')
-            ? JSON.parse(body.toString('utf8'))
-            : undefined;
-      } catch {
-        json = undefined;
-      }
-      if (res.ok) return { body, json, headers: res.headers };
-      const err = GraphErrorSchema.safeParse(json);
-      const code = err.success ? err.data.error.code : undefined;
-      const text = scrubSecrets(
-        (err.success ? (err.data.error.message ?? '') : body.toString('utf8'))
-          .replace(/\s+/g, ' ')
-          .slice(0, 300),
+    ): Promise<ProviderResponse> {
+      return providerFetch(url, {
+        method: init.method,
+        headers: auth,
+        ...(init.json === undefined ? {} : { json: init.json }),
+        ...(init.timeoutMs === undefined ? {} : { timeoutMs: init.timeoutMs }),
+        label,
         secrets,
-      );
-      const message = `${label}: Graph API answered ${res.status}${code !== undefined ? ` (code ${code})` : ''}${text ? `: ${text}` : ''}`;
-      const after = retryAfterMs(res.headers.get('retry-after'));
-      const wait = after !== undefined ? { retryAfterMs: after } : {};
-      if (res.status === 429 || (code !== undefined && RATE_LIMIT_CODES.has(code)))
-        throw new ChannelError('CHANNEL_RATE_LIMITED', message, {
-          retryable: true,
-          status: res.status,
-          ...wait,
-        });
-      if (code === WINDOW_CLOSED_CODE)
-        throw new ChannelError('CHANNEL_WINDOW_CLOSED', message, { status: res.status });
-      if (res.status >= 500 || res.status === 408 || (code !== undefined && TRANSIENT_CODES.has(code)))
-        throw new ChannelError('CHANNEL_UNAVAILABLE', message, {
-          retryable: true,
-          status: res.status,
-          ...wait,
-        });
-      throw new ChannelError('CHANNEL_REJECTED', message, { status: res.status });
+        classify({ json }) {
+          const err = GraphErrorSchema.safeParse(json);
+          if (!err.success) return undefined;
+          const code = err.data.error.code;
+          if (code === undefined) return undefined;
+          const detail = `code ${code}`;
+          if (RATE_LIMIT_CODES.has(code)) return { code: 'CHANNEL_RATE_LIMITED', detail };
+          if (code === WINDOW_CLOSED_CODE) return { code: 'CHANNEL_WINDOW_CLOSED', detail };
+          if (TRANSIENT_CODES.has(code)) return { code: 'CHANNEL_UNAVAILABLE', detail };
+          return { detail };
+        },
+      });
     }
 
     // ---- Inbound ----

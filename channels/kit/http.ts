@@ -5,6 +5,7 @@
  * error text, never the URL (Telegram puts the bot token in the path) or request headers.
  */
 import { ChannelError } from '../contract.ts';
+import type { ChannelErrorCode } from '../contract.ts';
 
 /** Options of {@link providerFetch}. */
 export interface ProviderRequest {
@@ -19,6 +20,15 @@ export interface ProviderRequest {
   readonly label: string;
   /** Secrets to scrub from any provider text that ends up in an error message. */
   readonly secrets?: readonly string[];
+  /**
+   * Provider-specific reading of an error answer, consulted before the status: the Graph API, for one, reports
+   * rate limits and a closed messaging window as HTTP 400 with a numeric `error.code`. `code` overrides the
+   * status-based code (rate limits and outages stay retryable, with `Retry-After`); `detail` joins the message.
+   */
+  readonly classify?: (failure: {
+    readonly status: number;
+    readonly json: unknown;
+  }) => { readonly code?: ChannelErrorCode; readonly detail?: string } | undefined;
 }
 
 /** A successful provider response. */
@@ -101,23 +111,24 @@ export async function providerFetch(url: string, req: ProviderRequest): Promise<
     json = undefined;
   }
   if (res.ok) return { status: res.status, headers: res.headers, body: raw, json };
-  const detail = scrubSecrets(providerText(json, raw), req.secrets);
+  const own = req.classify?.({ status: res.status, json });
+  const text = scrubSecrets(providerText(json, raw), req.secrets);
+  const detail = [own?.detail, text].filter(Boolean).join(': ');
   const message = `${req.label}: provider answered ${res.status}${detail ? ` (${detail})` : ''}`;
-  if (res.status === 429) {
+  const code: ChannelErrorCode =
+    own?.code ??
+    (res.status === 429
+      ? 'CHANNEL_RATE_LIMITED'
+      : res.status >= 500 || res.status === 408
+        ? 'CHANNEL_UNAVAILABLE'
+        : 'CHANNEL_REJECTED');
+  if (code === 'CHANNEL_RATE_LIMITED' || code === 'CHANNEL_UNAVAILABLE') {
     const after = retryAfterMs(res.headers.get('retry-after'));
-    throw new ChannelError('CHANNEL_RATE_LIMITED', message, {
-      retryable: true,
-      status: 429,
-      ...(after !== undefined ? { retryAfterMs: after } : {}),
-    });
-  }
-  if (res.status >= 500 || res.status === 408) {
-    const after = retryAfterMs(res.headers.get('retry-after'));
-    throw new ChannelError('CHANNEL_UNAVAILABLE', message, {
+    throw new ChannelError(code, message, {
       retryable: true,
       status: res.status,
       ...(after !== undefined ? { retryAfterMs: after } : {}),
     });
   }
-  throw new ChannelError('CHANNEL_REJECTED', message, { status: res.status });
+  throw new ChannelError(code, message, { status: res.status });
 }
