@@ -59,8 +59,10 @@ describe('telegram e2e: webhook mode', () => {
       },
       { clock },
     );
+    // Started once setWebhook answered and the channel says so (the app does not wait for event sources).
     const deadline = Date.now() + 5000;
-    while (!fake.webhook && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const ready = () => t.app.channels.status().find((s) => s.name === 'telegram')?.state === 'ready';
+    while (!(fake.webhook && ready()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
   });
   afterAll(async () => {
     await t?.close();
