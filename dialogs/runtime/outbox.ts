@@ -76,6 +76,8 @@ export class OutboxDispatcher {
   #waiting = new Set<string>();
   /** How often each waiting id was tried (ids sent by another node never lease again). */
   readonly #tries = new Map<string, number>();
+  /** A pending retry of the waiting ids (see {@link OutboxDispatcher.#retryWaiting}). */
+  #waitTimer: NodeJS.Timeout | undefined;
   #stopped = false;
 
   constructor(deps: DispatcherDeps) {
@@ -113,6 +115,8 @@ export class OutboxDispatcher {
   /** Wait for in-flight deliveries, then refuse new ones. */
   async drain(): Promise<void> {
     this.#stopped = true;
+    clearTimeout(this.#waitTimer);
+    this.#waitTimer = undefined;
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
   }
 
@@ -143,6 +147,7 @@ export class OutboxDispatcher {
         if (tries <= 20) this.#waiting.add(id);
         else this.#tries.delete(id);
       }
+      this.#retryWaiting();
     }
     for (const e of entries) this.#tries.delete(e.id);
     // Entries of one conversation go out in order; a retryable failure holds back the rest of that conversation
@@ -166,6 +171,27 @@ export class OutboxDispatcher {
       this.#waiting = new Set();
       void this.#track(this.#deliver({ ids: again }));
     }
+  }
+
+  /**
+   * Try the waiting ids again after a short, growing pause. Delivering a reply wakes the ones behind it at once
+   * (end of {@link OutboxDispatcher.#deliver}), but the earlier reply may have finished between this lease being
+   * refused and its ids joining the waiting set; without this timer they would sit until the next sweep.
+   */
+  #retryWaiting(): void {
+    if (this.#waitTimer || this.#stopped || this.#waiting.size === 0) return;
+    const tries = Math.max(...[...this.#waiting].map((id) => this.#tries.get(id) ?? 1));
+    this.#waitTimer = setTimeout(
+      () => {
+        this.#waitTimer = undefined;
+        if (this.#stopped || this.#waiting.size === 0) return;
+        const again = [...this.#waiting];
+        this.#waiting = new Set();
+        void this.#track(this.#deliver({ ids: again }));
+      },
+      Math.min(2_000, 25 * 2 ** (tries - 1)),
+    );
+    this.#waitTimer.unref();
   }
 
   /** One attempt. */

@@ -1,0 +1,107 @@
+/**
+ * The dispatcher keeps a conversation's replies in order without stranding any: a reply whose lease was refused
+ * (an earlier one was still on its way) goes out as soon as the earlier one is done, even when that happened
+ * between the refusal and the reply joining the waiting list (a race the benchmark found under load).
+ */
+import { describe, expect, it } from 'vitest';
+import type { ChannelAdapter, Outbound } from '../../channels/contract.ts';
+import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
+import type { ConversationRecord, OutboxStore } from '../../integrations/contract.ts';
+import { createMemoryStores } from '../../integrations/storage/memory.ts';
+
+const silent = { debug() {}, info() {}, warn() {}, error() {} };
+
+function gate(): { wait: Promise<void>; open: () => void } {
+  let open = () => {};
+  const wait = new Promise<void>((r) => (open = r));
+  return { wait, open };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await new Promise((r) => setTimeout(r, 10)))
+    if (check()) return true;
+  return check();
+}
+
+describe('outbox dispatcher ordering', () => {
+  it('sends a reply refused while the previous one was in flight, even if that one finished first', async () => {
+    const { store, outbox } = createMemoryStores();
+    let conv: ConversationRecord = await store.resolveConversation({
+      channel: 'test',
+      address: { channel: 'test', user: 'u1' },
+      locale: 'es-MX',
+      now: new Date(),
+    });
+    const write = async (text: string) => {
+      const commit = await store.transaction((tx) =>
+        tx.commitTurn({
+          conversation: conv,
+          state: null,
+          mode: 'bot',
+          queue: null,
+          locale: 'es-MX',
+          lastInboundAt: new Date(),
+          outbound: [{ outbound: { kind: 'text', text }, author: 'bot' }],
+          now: new Date(),
+        }),
+      );
+      conv = { ...conv, stateVersion: commit.stateVersion };
+      return commit.outboxIds[0]!;
+    };
+    const a = await write('first');
+    const b = await write('second');
+
+    const sent: string[] = [];
+    const firstSend = gate();
+    const adapter: ChannelAdapter = {
+      name: 'test',
+      capabilities: {
+        delivery: 'push',
+        choices: { max: 3, style: 'buttons' },
+        media: [],
+        maxText: 4096,
+        typing: false,
+        templates: false,
+        speech: false,
+      },
+      async send(_address, outbound: Outbound) {
+        const text = outbound.kind === 'text' ? outbound.text : '';
+        if (text === 'first') await firstSend.wait;
+        sent.push(text);
+        return { externalId: `x-${sent.length}` };
+      },
+    };
+    // The second reply's lease answers only after the first reply is completely done.
+    const refusedLease = gate();
+    const held: OutboxStore = {
+      ...outbox,
+      lease: async (opts) => {
+        const got = await outbox.lease(opts);
+        if (opts.ids?.includes(b)) await refusedLease.wait;
+        return got;
+      },
+    };
+    const dispatcher = new OutboxDispatcher({
+      store: held,
+      channels: new Map([['test', adapter]]),
+      now: () => new Date(),
+      log: silent,
+    });
+
+    const first = dispatcher.dispatch([a]);
+    await sleep(20); // the first reply is leased and on its way
+    const second = dispatcher.dispatch([b]);
+    await sleep(20); // the second lease was refused (the first is still sending)
+    firstSend.open();
+    await first;
+    expect(sent).toEqual(['first']);
+    refusedLease.open();
+    await second;
+    // No other delivery and no sweep will come: the dispatcher must try again by itself.
+    expect(await until(() => sent.length === 2)).toBe(true);
+    expect(sent).toEqual(['first', 'second']);
+    await dispatcher.drain();
+  });
+});
