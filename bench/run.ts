@@ -1,6 +1,8 @@
 /**
  * `npm run bench` → `tsx bench/run.ts`: the reference echo server, then the web-chat benchmark on PGlite (load,
- * then cold start on the populated data folder), then on PostgreSQL when TEST_DATABASE_URL is set. Each benchmark
+ * then cold start on the populated data folder), then on PostgreSQL when TEST_DATABASE_URL is set, then the dialog
+ * benchmark, then the Telegram webhook benchmark (bench/telegram.ts: a bare telegraf webhook, then Ventanilla on
+ * PGlite and on PostgreSQL, all replying to a fake Bot API in its own process). Each benchmark
  * has a hard timeout (children killed, "timed out" printed). Prints one plain-text table; exit code 0 whatever
  * the figures are (a missed target is marked MISSED).
  *
@@ -9,6 +11,9 @@
  * The dialog benchmark (bench/dialogs/: Ventanilla's router vs botbuilder-dialogs, in process) reads
  * BENCH_DIALOG_CITIZENS (BENCH_CITIZENS), BENCH_DIALOG_WARMUP_MS (2000), BENCH_DIALOG_MS (10000) and
  * BENCH_DIALOG_STORE (Ventanilla's storage: `memory`, the default, or `pglite`).
+ * The Telegram benchmark reads BENCH_TELEGRAM_CONNECTIONS (50 keep-alive connections), BENCH_TELEGRAM_CHATS (2 × the
+ * connections: the citizens they take turns from), BENCH_TELEGRAM_WARMUP_MS (2000) and BENCH_TELEGRAM_MS (8000
+ * measured), per side.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { EchoResult } from './echo.ts';
@@ -17,6 +22,8 @@ import type { DialogBenchResult } from './dialogs/index.ts';
 import { runDialogSide } from './dialogs/index.ts';
 import type { Child } from './lib.ts';
 import { MB, TimeoutError, fmt, killChildren, tempDir, withTimeout } from './lib.ts';
+import type { TelegramResult } from './telegram.ts';
+import { runTelegramSide, telegramNotes, telegramRows } from './telegram.ts';
 import type { ColdStartResult, WebchatResult } from './webchat.ts';
 import { SCRIPT, createBenchDatabase, runColdStart, runWebchat } from './webchat.ts';
 
@@ -109,6 +116,26 @@ const dialogsVentanilla = await bench('dialogs ventanilla', (track) =>
 const dialogsBotbuilder = await bench('dialogs botbuilder', (track) =>
   runDialogSide('botbuilder', { citizens: dialogCitizens, onChild: track }),
 );
+
+const telegramBare = await bench('telegram bare telegraf', (track) =>
+  runTelegramSide('bare', { onChild: track }),
+);
+const telegramPglite = await bench('telegram pglite', (track) =>
+  runTelegramSide('pglite', { onChild: track }),
+);
+let telegramPostgres: Outcome<TelegramResult> | undefined;
+if (testDatabaseUrl) {
+  let database: Awaited<ReturnType<typeof createBenchDatabase>> | undefined;
+  telegramPostgres = await bench('telegram postgres', async (track) => {
+    database = await createBenchDatabase(testDatabaseUrl);
+    return runTelegramSide('postgres', { databaseUrl: database.url, onChild: track });
+  });
+  if (database) {
+    await withTimeout(database.drop(), 15_000, 'drop database').catch((err: unknown) =>
+      notes.push(`could not drop ${database?.name}: ${String(err)}`),
+    );
+  }
+}
 
 const totalMs = performance.now() - runStarted;
 
@@ -345,6 +372,14 @@ const db = dialogRows('botbuilder', dialogsBotbuilder);
   ]);
 }
 
+rows.push('sep');
+rows.push(
+  ...telegramRows(telegramBare, [
+    ['pglite', telegramPglite],
+    ['postgres', telegramPostgres],
+  ]),
+);
+
 const header: Row = ['benchmark', 'value', 'target', 'ratio/notes'];
 const widths = [0, 1, 2].map((i) =>
   Math.max(header[i]!.length, ...rows.map((r) => (r === 'sep' ? 0 : r[i]!.length))),
@@ -389,6 +424,11 @@ if (cold.ok) {
     details.push(`restarted pglite: ${n} × ${reason}`);
   for (const [msg, n] of cold.value.serverLog) details.push(`cold start server log (warn+): ${n} × ${msg}`);
 }
+details.push(
+  ...telegramNotes('bare', telegramBare),
+  ...telegramNotes('pglite', telegramPglite),
+  ...telegramNotes('postgres', telegramPostgres),
+);
 if (details.length || notes.length) {
   out.push('');
   out.push('notes:');

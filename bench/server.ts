@@ -4,7 +4,9 @@
  *
  * Environment: BENCH_DATA_DIR (required), BENCH_PORT (default 0), BENCH_DATABASE_URL (PostgreSQL instead of
  * PGlite), BENCH_TRUST_PROXY (default true: simulated citizens carry their own X-Forwarded-For so the per-IP
- * limits apply per citizen, as behind a reverse proxy), BENCH_TX_PROBE (default true, see below).
+ * limits apply per citizen, as behind a reverse proxy), BENCH_TX_PROBE (default true, see below), BENCH_ENV_JSON
+ * (a JSON object of further configuration variables, e.g. `TELEGRAM_*` and `PUBLIC_URL` for bench/telegram.ts; only
+ * these, never the whole environment, so a developer's own channel variables cannot switch a real provider on).
  *
  * Transaction probe (measurement only, no product code changed): wraps `store.transaction` so statements logged
  * by the product's own statement counter while a transaction callback runs (AsyncLocalStorage) are attributed to
@@ -23,6 +25,7 @@ if (!dataDir) {
 const databaseUrl = process.env.BENCH_DATABASE_URL;
 const trustProxy = process.env.BENCH_TRUST_PROXY !== 'false';
 const probe = process.env.BENCH_TX_PROBE !== 'false';
+const extraEnv = JSON.parse(process.env.BENCH_ENV_JSON ?? '{}') as Record<string, string>;
 
 const config = loadConfig({
   DATA_DIR: dataDir,
@@ -31,6 +34,7 @@ const config = loadConfig({
   LOG_LEVEL: 'warn',
   TRUST_PROXY: trustProxy ? 'true' : 'false',
   ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}),
+  ...extraEnv,
 });
 
 const app = await createApp(config);

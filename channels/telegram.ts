@@ -28,6 +28,7 @@
  *    while this process remembers the prompt). The shared contact arrives as `kind: 'contact'`.
  */
 import { createHash } from 'node:crypto';
+import { Agent } from 'node:http';
 import { Telegram, TelegramError } from 'telegraf';
 import type { Opts, Telegram as BotApi } from 'telegraf/types';
 import { z } from 'zod';
@@ -224,6 +225,12 @@ function createTelegram(config: TelegramConfig, deps: ChannelDeps): TelegramAdap
   const secrets = [config.token, ...(config.webhookSecret ? [config.webhookSecret] : [])];
   // telegraf resolves `./bot<token>/<method>` against apiRoot: a trailing slash keeps a path prefix (a proxy).
   const telegram = new Telegram(config.token, { apiRoot: `${apiRoot}/` });
+  // telegraf keeps connections alive only for https; a self-hosted Bot API server (http://) would otherwise cost
+  // a new TCP connection per call.
+  const plainAgent = apiRoot.startsWith('http://')
+    ? new Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 64 })
+    : undefined;
+  if (plainAgent) telegram.options.agent = plainAgent;
   const mode = config.webhookSecret ? 'webhook' : 'polling';
   let health: ChannelHealth = { state: 'starting' };
   let stopped = false;
@@ -735,6 +742,7 @@ function createTelegram(config: TelegramConfig, deps: ChannelDeps): TelegramAdap
       // The long poll is aborted at once; a turn in flight gets a few seconds to commit.
       if (done)
         await Promise.race([done, new Promise((r) => setTimeout(r, 5_000).unref())]).catch(() => undefined);
+      plainAgent?.destroy();
       health = { state: 'disconnected', detail: 'stopped' };
     },
     health: () => health,
