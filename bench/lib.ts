@@ -147,8 +147,8 @@ export function spawnTs(script: string, env: Record<string, string>): Child {
     if (stderrTail.length > 30) stderrTail.shift();
     let key = line.slice(0, 120);
     try {
-      const j = JSON.parse(line) as { msg?: string; code?: string; err?: string };
-      key = [j.msg, j.code, j.err?.slice(0, 100)].filter(Boolean).join(' / ') || key;
+      const j = JSON.parse(line) as { msg?: string; code?: string; err?: string; reason?: string };
+      key = [j.msg, j.code, j.err?.slice(0, 100), j.reason?.slice(0, 100)].filter(Boolean).join(' / ') || key;
     } catch {
       // plain text
     }

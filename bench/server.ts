@@ -6,7 +6,8 @@
  * PGlite), BENCH_TRUST_PROXY (default true: simulated citizens carry their own X-Forwarded-For so the per-IP
  * limits apply per citizen, as behind a reverse proxy), BENCH_TX_PROBE (default true, see below), BENCH_ENV_JSON
  * (a JSON object of further configuration variables, e.g. `TELEGRAM_*` and `PUBLIC_URL` for bench/telegram.ts; only
- * these, never the whole environment, so a developer's own channel variables cannot switch a real provider on).
+ * these, never the whole environment, so a developer's own channel variables cannot switch a real provider on),
+ * BENCH_CPU_PROFILE (a file: the server's V8 CPU profile, written on SIGTERM, for chrome://inspect or speedscope).
  *
  * Transaction probe (measurement only, no product code changed): wraps `store.transaction` so statements logged
  * by the product's own statement counter while a transaction callback runs (AsyncLocalStorage) are attributed to
@@ -15,6 +16,8 @@
  * of being inferred from global counters that also include the post-commit outbox dispatch.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { createApp, loadConfig } from '../main.ts';
 
 const dataDir = process.env.BENCH_DATA_DIR;
@@ -90,10 +93,23 @@ process.stdout.write(
   `${JSON.stringify({ url, database: app.database.kind, sinceProcessStartMs: Math.round(performance.now()) })}\n`,
 );
 
+// Measurement only: NODE_OPTIONS may not carry --cpu-prof, so the inspector records the profile.
+const profileFile = process.env.BENCH_CPU_PROFILE;
+const profiler = profileFile ? new Session() : undefined;
+if (profiler) {
+  profiler.connect();
+  await profiler.post('Profiler.enable');
+  await profiler.post('Profiler.start');
+}
+
 let stopping = false;
-const stop = () => {
+const stop = async () => {
   if (stopping) return;
   stopping = true;
+  if (profiler && profileFile) {
+    const { profile } = await profiler.post('Profiler.stop');
+    writeFileSync(profileFile, JSON.stringify(profile));
+  }
   app.close().then(
     () => process.exit(0),
     (err: unknown) => {
@@ -102,5 +118,5 @@ const stop = () => {
     },
   );
 };
-process.on('SIGTERM', stop);
-process.on('SIGINT', stop);
+process.on('SIGTERM', () => void stop());
+process.on('SIGINT', () => void stop());

@@ -21,7 +21,8 @@
  * second and their latency; replies landed at the fake per second and "update sent → reply landed" latency;
  * non-200 and connection errors; server CPU per acknowledged request (and PostgreSQL's, approximate); peak RSS.
  *
- * Standalone: `npx tsx bench/telegram.ts` (TEST_DATABASE_URL honoured) prints its own table.
+ * Standalone: `npx tsx bench/telegram.ts` (TEST_DATABASE_URL honoured) prints its own table; BENCH_TELEGRAM_SIDES
+ * (`bare,pglite,postgres`) picks the sides.
  */
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
@@ -702,11 +703,14 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
       return { ok: false, error: `failed: ${(err as Error).message}` };
     }
   };
-  const bare = await outcome(() => runTelegramSide('bare'));
-  const pglite = await outcome(() => runTelegramSide('pglite'));
+  // BENCH_TELEGRAM_SIDES=bare,postgres runs only those sides (e.g. to profile one).
+  const sides = new Set((process.env.BENCH_TELEGRAM_SIDES ?? 'bare,pglite,postgres').split(','));
+  const skipped: TelegramOutcome = { ok: false, error: 'skipped (BENCH_TELEGRAM_SIDES)' };
+  const bare = sides.has('bare') ? await outcome(() => runTelegramSide('bare')) : skipped;
+  const pglite = sides.has('pglite') ? await outcome(() => runTelegramSide('pglite')) : skipped;
   let postgres: TelegramOutcome | undefined;
   const testUrl = process.env.TEST_DATABASE_URL;
-  if (testUrl) {
+  if (testUrl && sides.has('postgres')) {
     const db = await createBenchDatabase(testUrl);
     try {
       postgres = await outcome(() => runTelegramSide('postgres', { databaseUrl: db.url }));

@@ -272,7 +272,14 @@ function createTelegram(config: TelegramConfig, deps: ChannelDeps): TelegramAdap
           throw new ChannelError('CHANNEL_UNAVAILABLE', message, { retryable: true, status: err.code });
         throw new ChannelError('CHANNEL_REJECTED', message, { status: err.code });
       }
-      const why = timeout.aborted ? 'timed out' : opts.signal?.aborted ? 'aborted' : 'connection failed';
+      // A system error code (ECONNRESET, ECONNREFUSED…) says which network failure it was, and holds no secret.
+      const sys = (err as { code?: unknown }).code;
+      const code = typeof sys === 'string' && /^E[A-Z_]+$/.test(sys) ? ` (${sys})` : '';
+      const why = timeout.aborted
+        ? 'timed out'
+        : opts.signal?.aborted
+          ? 'aborted'
+          : `connection failed${code}`;
       throw new ChannelError('CHANNEL_UNAVAILABLE', `${method}: ${why}`, { retryable: true });
     }
   }

@@ -58,9 +58,11 @@ export interface FakeTelegram {
   close(): Promise<void>;
 }
 
+/** A JSON answer with its length, as api.telegram.org sends it (not chunked). */
 const sendJson = (res: ServerResponse, status: number, body: unknown) => {
-  res.writeHead(status, { 'content-type': 'application/json' });
-  res.end(JSON.stringify(body));
+  const text = Buffer.from(JSON.stringify(body));
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(text.length) });
+  res.end(text);
 };
 const fail = (res: ServerResponse, code: number, description: string, extra: object = {}) =>
   sendJson(res, code, { ok: false, error_code: code, description, ...extra });
