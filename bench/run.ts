@@ -13,7 +13,7 @@
  * BENCH_DIALOG_STORE (Ventanilla's storage: `memory`, the default, or `pglite`).
  * The Telegram benchmark reads BENCH_TELEGRAM_CONNECTIONS (50 keep-alive connections), BENCH_TELEGRAM_CHATS (2 × the
  * connections: the citizens they take turns from), BENCH_TELEGRAM_WARMUP_MS (2000) and BENCH_TELEGRAM_MS (8000
- * measured), per side.
+ * measured), per side; BENCH_CPU_PROFILE=<file> has a benchmarked server write its V8 CPU profile on shutdown.
  */
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
 import type { EchoResult } from './echo.ts';
