@@ -287,6 +287,11 @@ export interface CaseEvent {
 export interface PendingOutbound {
   readonly outbound: Outbound;
   readonly author: string;
+  /**
+   * What the conversation's history keeps instead of `outbound` (a one-time code is delivered, never kept readable):
+   * with it, the outbox entry also forgets `outbound` once delivered or dead-lettered. Honoured by `queueOutbound`.
+   */
+  readonly history?: Outbound;
 }
 
 /** Facts the store needs to resolve (or create) a contact and conversation for an inbound address. */
@@ -383,11 +388,17 @@ export interface StoreTx {
   ): Promise<{ contactId: ContactId; moved: boolean }>;
   /** Identities (of any contact) with this phone or e-mail, the one that wrote last first. */
   findIdentities(match: { readonly phone?: string; readonly email?: string }): Promise<IdentityMatch[]>;
-  /** Save (insert or replace by id) a link request. */
+  /**
+   * Save a link request (insert, or update `attempts` and `linkedAt` by id); a new one also forgets requests that
+   * expired more than a day and an hour ago.
+   */
   saveLinkCode(code: LinkCode): Promise<void>;
   /** A link request by id, or null. */
   getLinkCode(id: string): Promise<LinkCode | null>;
-  /** Link requests made since `since` for `target` or by `contactId` (either counts), for rate limits. */
+  /**
+   * Link requests made since `since` for `target` or by `contactId` (either counts), for rate limits. Holds a lock
+   * on `target` until the transaction ends, so concurrent requests for one target are counted one after another.
+   */
   countLinkCodes(filter: { target: string; contactId: ContactId; since: Date }): Promise<number>;
   /**
    * Queue a message to another conversation (e.g. a linking code to the citizen's other channel), stored and

@@ -20,7 +20,10 @@ const INTERNATIONAL_RE = /\+\s?\d[\d\s().-]{6,18}\d/;
 export function linkTarget(text: string, understanding: Understanding | null): string | undefined {
   const email = understanding?.entities.email ?? EMAIL_RE.exec(text)?.[0];
   if (email) return email.toLowerCase();
-  // The NLU gives Mexican numbers as 10 national digits; a number with another country code is taken as typed.
+  // A number with another country code is taken as typed (the NLU would read "+1 555 123 4567" as national).
+  const typed = INTERNATIONAL_RE.exec(text)?.[0]?.replace(/\D/g, '');
+  if (typed && !typed.startsWith('52') && typed.length >= 8 && typed.length <= 15) return `+${typed}`;
+  // The NLU gives Mexican numbers as 10 national digits.
   if (understanding?.entities.phone) return `+52${understanding.entities.phone}`;
   const national = /(?<!\d)(\d[\s.-]?){10}(?!\d)/.exec(text)?.[0]?.replace(/\D/g, '');
   if (national?.length === 10) return `+52${national}`;
@@ -77,10 +80,11 @@ export const linkChannel = defineForm({
         text: ctx.t('link-channel-ask-code', { minutes: Number(ctx.slots._minutes ?? 10) }),
       }),
       parse(input) {
-        const digits =
-          input.kind === 'text' ? /^\D{0,40}?(\d{3})[\s.-]?(\d{3})\D{0,20}$/.exec(input.text) : null;
-        return digits
-          ? { ok: true, value: `${digits[1]}${digits[2]}` }
+        // However it is spaced ("123456", "123 456", "1 2 3 4 5 6"): six digits in all, and not much else.
+        const text = input.kind === 'text' ? input.text : '';
+        const digits = text.replace(/\D/g, '');
+        return digits.length === 6 && text.replace(/[\d\s.-]/g, '').length <= 40
+          ? { ok: true, value: digits }
           : { ok: false, error: 'link-channel-code-invalid' };
       },
     },

@@ -152,7 +152,7 @@ const CANCEL_RE =
 const STOP_RE = /^(stop|baja|unsubscribe|stopall|parar|detener)$/;
 const START_RE = /^(alta|start|unstop|subscribe)$/;
 const SLOT_WORD =
-  'direccion|ubicacion|domicilio|calle|descripcion|categoria|tipo|colonia|folio|address|location|description|category';
+  'direccion|ubicacion|domicilio|calle|descripcion|categoria|tipo|colonia|folio|address|location|description|category|numero|telefono|correo|number|phone|email';
 // A correction names the slot and says it is wrong ("no, la dirección es otra: …", "perdón, la colonia es Centro").
 const CORRECTION_RE = new RegExp(
   `^\\s*(?:(?:no|perdon|mejor|corrijo|correccion|sorry|actually|wait)[,.]?\\s+)(?:la |el |mi |the |my )?(${SLOT_WORD})\\b\\s*(?:es|era|correcta es|is|should be)?\\s*(?:otra|otro|another|different|wrong)?\\s*[:,-]?\\s*(.+)$|^(?:la |el |mi |the |my )?(${SLOT_WORD})\\s+(?:es|era|is) (?:otra|otro|another|different)\\s*[:,-]?\\s*(.+)$`,
@@ -181,6 +181,13 @@ const SLOT_WORDS: Record<string, string> = {
   tipo: 'category',
   category: 'category',
   folio: 'folio',
+  // The phone or e-mail of the channel to link (link-channel); other forms have no such slot.
+  numero: 'target',
+  telefono: 'target',
+  correo: 'target',
+  number: 'target',
+  phone: 'target',
+  email: 'target',
 };
 
 /** Run one turn of the dialog engine. */

@@ -15,6 +15,8 @@ export const LINK_CODE_MINUTES = 10;
 export const LINK_MAX_ATTEMPTS = 5;
 /** Requests per hour for one phone or e-mail, and by one contact (a code must not become a way to spam). */
 export const LINK_MAX_PER_HOUR = 3;
+/** Requests per day, likewise: bounds the guesses at one target's codes (a new web chat is a new contact). */
+export const LINK_MAX_PER_DAY = 6;
 /** Channels that cannot carry a written code (a voice call). */
 const NO_TEXT = new Set(['twilio-voice']);
 
@@ -44,12 +46,16 @@ export async function startLink(
   ).filter((m) => !NO_TEXT.has(m.channel));
   const other = matches.find((m) => m.contactId !== conversation.contactId);
   if (!other && matches.length > 0) return { start: { status: 'already-linked' }, outboxIds: [] };
-  const recent = await tx.countLinkCodes({
+  const since = (ms: number) => ({
     target,
     contactId: conversation.contactId,
-    since: new Date(now.getTime() - HOUR_MS),
+    since: new Date(now.getTime() - ms),
   });
-  if (recent >= LINK_MAX_PER_HOUR) return { start: { status: 'rate-limited' }, outboxIds: [] };
+  if (
+    (await tx.countLinkCodes(since(HOUR_MS))) >= LINK_MAX_PER_HOUR ||
+    (await tx.countLinkCodes(since(24 * HOUR_MS))) >= LINK_MAX_PER_DAY
+  )
+    return { start: { status: 'rate-limited' }, outboxIds: [] };
 
   const id = randomUUID();
   const code = String(randomInt(0, 1_000_000)).padStart(6, '0');
@@ -75,6 +81,11 @@ export async function startLink(
           outbound: {
             kind: 'text',
             text: t(locale, 'link-channel-code-message', { code, minutes: LINK_CODE_MINUTES }),
+          },
+          // The conversation's history (seen by agents) and, once sent, the outbox keep the code masked.
+          history: {
+            kind: 'text',
+            text: t(locale, 'link-channel-code-message', { code: '••••••', minutes: LINK_CODE_MINUTES }),
           },
           author: 'bot',
         },

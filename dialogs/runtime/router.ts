@@ -161,6 +161,8 @@ type TxOutcome =
       kind: 'handled';
       next: ConversationRecord;
       outboxIds: readonly string[];
+      /** Messages this turn queued to other conversations (a linking code), dispatched on their own. */
+      elsewhere?: readonly string[];
       trace: TurnTrace;
       handoff?: HandoffSummary;
     };
@@ -383,6 +385,8 @@ export class Router {
       return { status: 'diverted', conversationId: conversation.id };
     }
     void this.#deps.dispatcher.dispatch(outcome.outboxIds);
+    // Separately, so this citizen's reply never waits for (and so never reveals) a send to another channel.
+    if (outcome.elsewhere?.length) void this.#deps.dispatcher.dispatch(outcome.elsewhere);
     if (this.#deps.geocoder)
       for (const folio of outcome.trace.casesCreated) this.#track(this.#geocode(folio));
     if (outcome.handoff) await this.#deps.desk.requested(outcome.next, outcome.handoff);
@@ -657,7 +661,8 @@ export class Router {
     return {
       kind: 'handled',
       next,
-      outboxIds: [...commit.outboxIds, ...elsewhere],
+      outboxIds: commit.outboxIds,
+      elsewhere,
       trace: turn.trace,
       ...(handoff ? { handoff: handoff.summary } : {}),
     };

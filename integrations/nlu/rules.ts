@@ -122,7 +122,8 @@ const SUB = [
 
 /** Linking this conversation to the citizen's other channel (the `link-channel` flow). */
 const LINK = [
-  /\b(vincul|enlaz|enlac|asoci|lig|junt|unific)\w* (mi|mis|esta|este|las|los|con|cuentas?|conversacion\w*|chats?)\b/,
+  /\b(vincul|enlaz|enlac|unific)\w* (mi|mis|esta|este|las|los|con|cuentas?|conversacion\w*|chats?)\b/,
+  /\b(asoci|lig|junt)\w* (mi |mis |esta |este |las |los )?(cuentas?|conversacion\w*|chats?|whatsapp|telegram|correo|numero|telefono)\b/,
   /^(vincular|enlazar|vincular cuentas?|enlazar cuentas?|link|link accounts?)$/,
   /\b(unir|unan|une|unir mis|conectar|conecten|conecta) (mi |mis |esta |este |las |los )?(cuenta|cuentas|conversacion|conversaciones|chat|chats|whatsapp|telegram|correo)\b/,
   /\b(link|connect|merge|join) (my|this|these|the) (whatsapp|telegram|email|e mail|phone|number|accounts?|chats?|conversations?|sms)\b/,
@@ -131,7 +132,7 @@ const LINK = [
 const TALK_EVIDENCE =
   /\b(agente|humano|persona|asesor\w*|operador\w*|alguien|ejecutiv\w*|habl\w*|llam\w*|marc\w*|comunic\w*|atiend\w*|atencion|atienda|contact\w*|telefon\w*|cel|tel|call\w*|agent|human|person|someone|talk|speak|representative|operator|transfer\w*|customer service|bot|robot|maquina|gente|real|encargad\w*|responsable|jefe|supervisor\w*)\b/;
 const LINK_EVIDENCE =
-  /\b(vincul\w*|enla[zc]\w*|asoci\w*|lig\w*|junt\w*|unific\w*|un(ir|an|e)|conect\w*|link\w*|connect\w*|merge|join|misma persona|same person)\b/;
+  /\b(vincul\w*|enla[zc]\w*|asoci\w*|lig\w*|junt\w*|unific\w*|un(ir|an|e)|conect\w*|link\w*|connect\w*|merge|join)\b.*\b(whatsapp|telegram|correo|e ?mail|cuentas?|chats?|conversacion\w*|numero|telefono|celular|sms|accounts?|phone|number|conversations?)\b|\b(misma persona|same person)\b|^(vincular|enlazar|link)$/;
 
 const WIFI =
   /\b(wifi|wi fi|internet|hotspot|ejemploconectado|red gratuita|red publica|red del parque|red wifi|la red wifi|red de internet|senal|conectarme|conectar|conecta|conecto|conectado)\b/;
@@ -363,12 +364,12 @@ const VIOLENCE_EVIDENCE =
 
 export function postRules(intent: NluIntent, input: RuleInput): NluIntent {
   if (intent === 'gender_violence_report' && !VIOLENCE_EVIDENCE.test(input.text)) return 'out_of_scope';
-  // Subscribing always says so ("avisos", "alertas", "suscribirme", "notices"); a bare address or colonia (an
-  // answer to "¿dónde está?") is no subscription request, however confident the model is.
   // Asking for a person names one (or a call): "es el 229 111 0000" gives a number, it does not ask for an agent.
   if (intent === 'talk_to_agent' && !TALK_EVIDENCE.test(input.text)) return 'out_of_scope';
   // Linking always says so ("vincular", "unir", "link"): a phone number alone is no request to link.
   if (intent === 'link_channel' && !LINK_EVIDENCE.test(input.text)) return 'out_of_scope';
+  // Subscribing always says so ("avisos", "alertas", "suscribirme", "notices"); a bare address or colonia (an
+  // answer to "¿dónde está?") is no subscription request, however confident the model is.
   if (
     (intent === 'subscribe_notices' || intent === 'unsubscribe_notices') &&
     !/\b(avis\w*|alertas?|notifica\w*|suscri\w*|subscri\w*|notices?|alerts|boletin\w*|mensajes? de|alta|baja|stop|start)\b/.test(

@@ -180,7 +180,7 @@ interface OutboxRow {
   readonly conversationId: string;
   readonly channel: string;
   readonly address: Address;
-  readonly payload: Outbound;
+  payload: Outbound;
   readonly idempotencyKey: string;
   status: OutboxEntry['status'];
   attempts: number;
@@ -658,6 +658,7 @@ class MemoryTx implements StoreTx {
   /** Subscription id → the survivor's copy, for merged contacts. */
   readonly #copies = new Map<string, SubscriptionRow>();
   readonly #links = new Map<string, LinkCode>();
+  readonly #forgetLinks = new Set<string>();
 
   constructor(tables: Tables, now: () => Ms, initialStatus: string) {
     this.#t = tables;
@@ -942,6 +943,11 @@ class MemoryTx implements StoreTx {
       if (!this.#t.conversations.has(code.conversationId))
         throw violation('contact_links_conversation_id_fkey');
     }
+    if (!existing) {
+      // As the SQL insert: requests that expired over a day (and an hour) ago are forgotten.
+      const before = code.createdAt.getTime() - 25 * 3_600_000;
+      for (const [id, l] of this.#t.links) if (l.expiresAt.getTime() < before) this.#forgetLinks.add(id);
+    }
     // As the SQL upsert: only the attempts and the linking time change on an existing request.
     this.#links.set(
       code.id,
@@ -1114,14 +1120,15 @@ class MemoryTx implements StoreTx {
   #queue(conv: ConversationRow, o: PendingOutbound, now: Ms): string {
     const messageId = randomUUID();
     const payload = jsonCopy(o.outbound) as Outbound;
+    const kept = o.history ? (jsonCopy(o.history) as Outbound) : payload;
     this.#messages.push({
       id: messageId,
       conversationId: conv.id,
       direction: 'out',
       channel: conv.channel,
-      kind: payload.kind,
-      body: payload,
-      text: outboundText(payload),
+      kind: kept.kind,
+      body: kept,
+      text: outboundText(kept),
       author: o.author,
       status: 'pending',
       failureReason: null,
@@ -1137,7 +1144,7 @@ class MemoryTx implements StoreTx {
       channel: conv.channel,
       address: conv.address,
       payload,
-      idempotencyKey: `out:${messageId}`,
+      idempotencyKey: `${o.history ? 'otp' : 'out'}:${messageId}`,
       status: 'pending',
       attempts: 0,
       nextAttemptAt: now,
@@ -1181,6 +1188,7 @@ class MemoryTx implements StoreTx {
       }
     }
     for (const o of this.#outbox) t.insertOutbox(o);
+    for (const id of this.#forgetLinks) t.links.delete(id);
     for (const [id, l] of this.#links) t.links.set(id, l);
     for (const [identity, phone] of this.#phones) t.setPhone(identity, phone);
     for (const [from, into] of this.#mergedInto)
@@ -1614,6 +1622,11 @@ export function createMemoryStores(opts: MemoryStoreOptions = {}): MemoryStores 
   };
 
   /** The entry, when `token` holds its current lease. */
+  /** A one-time code's entry keeps only the history's version once it is done with (as the SQL store). */
+  const forget = (row: OutboxRow) => {
+    const message = t.messages.get(row.messageId);
+    if (row.idempotencyKey.startsWith('otp:') && message) row.payload = jsonCopy(message.body) as Outbound;
+  };
   const leased = (id: string, token: string): OutboxRow | undefined => {
     const row = t.outbox.get(id);
     return row && row.status === 'sending' && row.leaseToken === token ? row : undefined;
@@ -1681,6 +1694,7 @@ export function createMemoryStores(opts: MemoryStoreOptions = {}): MemoryStores 
       if (message && holder && holder !== message) throw violation('messages_channel_external_uq');
       endLease(row, 'sent', null, now.getTime());
       t.delivered(row);
+      forget(row);
       if (message) {
         if (message.externalId !== null)
           t.outboundByExternal.delete(`${message.channel}\0${message.externalId}`);
@@ -1706,6 +1720,7 @@ export function createMemoryStores(opts: MemoryStoreOptions = {}): MemoryStores 
       if (!row) return false;
       endLease(row, 'dead', reason, now.getTime());
       t.delivered(row);
+      forget(row);
       t.dead.push(row);
       const message = t.messages.get(row.messageId);
       if (message) {

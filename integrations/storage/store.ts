@@ -40,11 +40,31 @@ async function run(db: Exec, query: SQL): Promise<Row[]> {
     return (result as { rows: Row[] }).rows;
   } catch (cause) {
     if (cause instanceof StoreError) throw cause;
+    // A deadlock or serialization failure (a contact merge racing another turn) is lost by one side on purpose:
+    // the turn is safe to run again, which the router does for version conflicts.
+    if (RACE_STATES.has(sqlState(cause) ?? ''))
+      throw new StoreError('STORE_VERSION_CONFLICT', `Database race: ${describe(cause)}`, {
+        cause,
+        retryable: true,
+      });
     throw new StoreError('STORE_UNAVAILABLE', `Database error: ${describe(cause)}`, {
       cause,
       retryable: true,
     });
   }
+}
+
+/** SQLSTATEs of a lost race: deadlock_detected, serialization_failure. */
+const RACE_STATES = new Set(['40P01', '40001']);
+
+/** The SQLSTATE of a driver error (drizzle may wrap the driver's error in `cause`). */
+function sqlState(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 3; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
 }
 
 // Driver errors carry the SQL text and parameters (personal data); keep only the server's message.
@@ -482,7 +502,11 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
     async saveLinkCode(code) {
       await run(
         tx,
-        sql`insert into contact_links (id, conversation_id, contact_id, target, target_contact_id, code_hash, attempts,
+        sql`with forget as (
+              delete from contact_links
+              where expires_at < ${new Date(code.createdAt.getTime() - 25 * 3_600_000).toISOString()}::timestamptz
+            )
+            insert into contact_links (id, conversation_id, contact_id, target, target_contact_id, code_hash, attempts,
                                        expires_at, created_at, linked_at)
             values (${code.id}::uuid, ${code.conversationId}::uuid, ${code.contactId}::uuid, ${code.target},
                     ${code.targetContactId}::uuid, ${code.codeHash}, ${code.attempts}, ${code.expiresAt.toISOString()}::timestamptz,
@@ -510,6 +534,8 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
     },
 
     async countLinkCodes(filter) {
+      // Serialises requests for one target (a separate statement: a statement's snapshot predates its own locks).
+      await run(tx, sql`select pg_advisory_xact_lock(hashtext(${`contact-link:${filter.target}`}))`);
       const rows = await run(
         tx,
         sql`select count(*)::int as n from contact_links
@@ -523,20 +549,23 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
       const messageId = randomUUID();
       const outboxId = randomUUID();
       const at = now.toISOString();
+      const kept = message.history ?? message.outbound;
+      // `otp:` marks an entry whose payload is replaced by the kept version once it is delivered or dead.
+      const key = `${message.history ? 'otp' : 'out'}:${messageId}`;
       const rows = await run(
         tx,
         sql`with conv as (
               select id, channel, address, last_inbound_at from conversations where id = ${conversationId}::uuid
             ), msg as (
               insert into messages (id, conversation_id, direction, channel, kind, body, text, author, status, created_at, updated_at)
-              select ${messageId}::uuid, conv.id, 'out', conv.channel, ${message.outbound.kind}, ${pgJson(message.outbound)}::jsonb,
-                     ${outboundText(message.outbound)}, ${message.author}, 'pending', ${at}::timestamptz, ${at}::timestamptz
+              select ${messageId}::uuid, conv.id, 'out', conv.channel, ${kept.kind}, ${pgJson(kept)}::jsonb,
+                     ${outboundText(kept)}, ${message.author}, 'pending', ${at}::timestamptz, ${at}::timestamptz
               from conv returning id
             )
             insert into outbox (id, message_id, conversation_id, channel, address, payload, idempotency_key, status,
                                 next_attempt_at, last_inbound_at, created_at, updated_at)
             select ${outboxId}::uuid, msg.id, conv.id, conv.channel, conv.address, ${pgJson(message.outbound)}::jsonb,
-                   ${`out:${messageId}`}, 'pending', ${at}::timestamptz, conv.last_inbound_at, ${at}::timestamptz, ${at}::timestamptz
+                   ${key}, 'pending', ${at}::timestamptz, conv.last_inbound_at, ${at}::timestamptz, ${at}::timestamptz
             from conv, msg returning id`,
       );
       if (rows.length === 0)
@@ -1008,6 +1037,8 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
         db,
         sql`with o as (
               update outbox set status = 'sent', leased_until = null, lease_token = null, last_error = null,
+                     payload = case when idempotency_key like 'otp:%'
+                       then (select body from messages where messages.id = outbox.message_id) else payload end,
                      updated_at = ${now.toISOString()}::timestamptz
               where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
               returning message_id
@@ -1037,6 +1068,8 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
         db,
         sql`with o as (
               update outbox set status = 'dead', leased_until = null, lease_token = null, last_error = ${reason},
+                     payload = case when idempotency_key like 'otp:%'
+                       then (select body from messages where messages.id = outbox.message_id) else payload end,
                      updated_at = ${now.toISOString()}::timestamptz
               where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
               returning message_id

@@ -5,10 +5,12 @@ import { createMemoryStores } from '../../integrations/storage/memory.ts';
 import {
   LINK_CODE_MINUTES,
   LINK_MAX_ATTEMPTS,
+  LINK_MAX_PER_DAY,
   LINK_MAX_PER_HOUR,
   confirmLink,
   startLink,
 } from '../../dialogs/runtime/link.ts';
+import { linkTarget } from '../../dialogs/flows/link-channel.ts';
 
 const t0 = new Date('2026-11-24T16:00:00Z');
 const t = (_locale: string, key: string, params?: Record<string, string | number>) =>
@@ -55,6 +57,10 @@ describe('linking codes', () => {
     expect(entry).toMatchObject({ conversationId: s.sms.id, channel: 'twilio-sms' });
     expect(JSON.stringify(entry?.outbound)).toContain('link-channel-code-message');
     const code = await s.codeOf(outboxIds[0]!);
+    // The other conversation's history (what agents see) shows the code masked.
+    const history = await s.store.listMessages(s.sms.id);
+    expect(history.at(-1)?.text).toContain('••••••');
+    expect(JSON.stringify(history)).not.toContain(code);
     const linkId = start.status === 'pending' ? start.linkId : '';
     const done = await s.confirm(s.web, linkId, code);
     expect(done.check).toEqual({ status: 'linked' });
@@ -101,6 +107,41 @@ describe('linking codes', () => {
     });
   });
 
+  it('forgets the code in the outbox entry once it was delivered', async () => {
+    const s = await setup();
+    const { outboxIds } = await s.start(s.web, s.phone);
+    const code = await s.codeOf(outboxIds[0]!);
+    expect(code).toMatch(/^\d{6}$/);
+    const [entry] = await s.outbox.lease({ ids: outboxIds, now: t0, leaseMs: 60_000 });
+    expect(await s.outbox.markSent(entry!.id, entry!.leaseToken!, 'sms-1', t0)).toBe(true);
+    const after = await s.outbox.get(entry!.id);
+    expect(JSON.stringify(after?.outbound)).not.toContain(code);
+    expect(JSON.stringify(after?.outbound)).toContain('••••••');
+  });
+
+  it('caps requests per day for one target, whoever asks', async () => {
+    const s = await setup();
+    let at = t0.getTime();
+    for (let i = 0; i < LINK_MAX_PER_DAY; i++) {
+      // A new web chat each time (a new contact), spaced so the hourly limit never applies.
+      const web = await s.store.resolveConversation({
+        channel: 'webchat',
+        address: { channel: 'webchat', user: `asker-${i}` },
+        locale: 'es-MX',
+        now: t0,
+      });
+      expect((await s.start(web, s.phone, new Date(at))).start.status).toBe('pending');
+      at += 2 * 3_600_000;
+    }
+    const late = await s.store.resolveConversation({
+      channel: 'webchat',
+      address: { channel: 'webchat', user: 'asker-late' },
+      locale: 'es-MX',
+      now: t0,
+    });
+    expect((await s.start(late, s.phone, new Date(at))).start).toEqual({ status: 'rate-limited' });
+  });
+
   it('limits requests per hour for one target and by one contact', async () => {
     const s = await setup();
     for (let i = 0; i < LINK_MAX_PER_HOUR; i++)
@@ -108,5 +149,15 @@ describe('linking codes', () => {
     expect((await s.start(s.web, 'otro@example.org')).start).toEqual({ status: 'rate-limited' });
     const later = new Date(t0.getTime() + 3_600_001);
     expect((await s.start(s.web, 'otro@example.org', later)).start.status).toBe('pending');
+  });
+});
+
+describe('link-channel answers', () => {
+  it('reads phones and e-mails: national, with +52 or +52 1, another country as typed', () => {
+    expect(linkTarget('es el 229 111 0000', null)).toBe('+522291110000');
+    expect(linkTarget('+52 1 229 111 0000', null)).toBe('+522291110000');
+    expect(linkTarget('mi número es +1 555 123 4567', null)).toBe('+15551234567');
+    expect(linkTarget('Ana.Lopez@Example.org', null)).toBe('ana.lopez@example.org');
+    expect(linkTarget('el de mi casa', null)).toBeUndefined();
   });
 });

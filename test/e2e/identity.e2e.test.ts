@@ -152,7 +152,7 @@ describe('identity across channels', () => {
     expect(await repliesTo('visitor-1', 'no coincide')).toContain('te quedan 4 intentos');
     expect(await contactOf('web', 'visitor-1')).toBe(before);
 
-    await send('web', 'visitor-1', { kind: 'text', text: `${code.slice(0, 3)} ${code.slice(3)}` });
+    await send('web', 'visitor-1', { kind: 'text', text: code.split('').join(' ') });
     expect(await repliesTo('visitor-1', 'Unimos')).toContain('Unimos tus conversaciones');
     expect(await contactOf('web', 'visitor-1')).toBe(phoneContact);
     expect(await t.app.store.getContact(before)).toBeNull();
@@ -174,6 +174,18 @@ describe('identity across channels', () => {
     expect(elsewhere).toEqual([]);
     await send('web', 'visitor-2', { kind: 'text', text: '123456' });
     expect(await repliesTo('visitor-2', 'no coincide')).toContain('no coincide');
+  });
+
+  it('takes a corrected number while waiting for the code, and sends a new code there', async () => {
+    await send('web', 'visitor-3', { kind: 'text', text: 'vincular mi número 229 000 0000' });
+    expect(await repliesTo('visitor-3', 'código de 6 dígitos')).toContain('código de 6 dígitos');
+    const before = textsTo('+522291110000').length;
+    await send('web', 'visitor-3', { kind: 'text', text: 'no, el número es 229 111 0000' });
+    expect(await repliesTo('+522291110000', 'Ventanilla es')).toBeTruthy();
+    for (const end = Date.now() + 5_000; Date.now() < end && textsTo('+522291110000').length === before;)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(codeIn(textsTo('+522291110000').at(-1)!)).toMatch(/^\d{6}$/);
+    expect(textsTo('+522291110000').length).toBe(before + 1);
   });
 
   it('limits code requests per phone or e-mail', async () => {

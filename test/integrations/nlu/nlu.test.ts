@@ -126,6 +126,26 @@ describe('rules that win over the model', () => {
     expect((await nlu.parse(text)).intent).toBe('out_of_scope');
   });
 
+  it.each([
+    ['quiero vincular mi whatsapp', 'link_channel'],
+    ['link my accounts', 'link_channel'],
+    ['vincular', 'link_channel'],
+    ['junto con los vecinos queremos reportar un bache', 'file_complaint'],
+    ['es el 229 111 0000', 'out_of_scope'],
+  ] as const)(
+    'linking is asked for in words, never read into a number or a neighbourhood: %s',
+    async (text, intent) => {
+      expect((await nlu.parse(text)).intent).toBe(intent);
+    },
+  );
+
+  it.each(['se juntan los perros en el parque', 'liga con el drenaje de la calle'])(
+    'is not a request to link: %s',
+    async (text) => {
+      expect((await nlu.parse(text)).intent).not.toBe('link_channel');
+    },
+  );
+
   it('still answers the municipal identity certificate when the INE was lost', async () => {
     expect((await nlu.parse('perdí mi INE, ocupo una constancia de identidad')).intent).toBe(
       'procedure_info',
