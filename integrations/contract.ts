@@ -364,6 +364,11 @@ export interface TurnCommit {
   readonly stateVersion: number;
   /** Ids of the outbox entries written in this turn, in order, for immediate dispatch. */
   readonly outboxIds: readonly string[];
+  /**
+   * With `lease`: the turn's entries, already leased to the caller (all of them, or none when an older reply of
+   * the conversation is still undelivered), ready to send without a lease round trip.
+   */
+  readonly leased: readonly OutboxEntry[];
 }
 
 /** Operations available inside one turn's transaction. */
@@ -475,6 +480,12 @@ export interface StoreTx {
     now: Date;
     /** Record that the contact has now seen the privacy notice (first reply). */
     privacyNoticeShown?: boolean;
+    /**
+     * Lease the turn's replies to the caller for `leaseMs` as they are written (the hot path: the dispatcher sends
+     * them right after the commit), unless an older reply of the conversation is still undelivered. A crash before
+     * the send leaves them to whoever leases them after `leaseMs`.
+     */
+    lease?: { readonly leaseMs: number };
   }): Promise<TurnCommit>;
 }
 

@@ -100,6 +100,20 @@ export class OutboxDispatcher {
     void this.#track(this.sweep());
   }
 
+  /** How long a lease lasts (a turn's commit leases its replies for this long, see `commitTurn`'s `lease`). */
+  get leaseMs(): number {
+    return this.#deps.leaseMs ?? 60_000;
+  }
+
+  /**
+   * Deliver entries already leased to us by the turn's commit (the hot path: no lease round trip). After a drain
+   * they are left alone: their lease expires and whoever leases next sends them.
+   */
+  dispatchLeased(entries: readonly OutboxEntry[]): Promise<void> {
+    if (entries.length === 0 || this.#stopped) return Promise.resolve();
+    return this.#track(this.#sendInOrder(entries, true));
+  }
+
   /** Deliver the named entries now, in order (fire-and-forget from the caller's view; tracked for drain). */
   dispatch(ids: readonly string[]): Promise<void> {
     if (ids.length === 0 || this.#stopped) return Promise.resolve();
@@ -150,6 +164,12 @@ export class OutboxDispatcher {
       this.#retryWaiting();
     }
     for (const e of entries) this.#tries.delete(e.id);
+    await this.#sendInOrder(entries, opts.ids !== undefined);
+  }
+
+  /** Send leased entries in order, then wake what waited behind them. */
+  async #sendInOrder(entries: readonly OutboxEntry[], named: boolean): Promise<void> {
+    const { store } = this.#deps;
     // Entries of one conversation go out in order; a retryable failure holds back the rest of that conversation
     // (given back without counting an attempt; the lease keeps them behind the failed one until it is delivered).
     const held = new Set<string>();
@@ -164,7 +184,7 @@ export class OutboxDispatcher {
       if (outcome !== 'retry' && entry.attempts > 1) unblocked = true;
     }
     // A retried reply just went out (or died): replies queued behind it may go now (a sweep took them already).
-    if (unblocked && opts.ids) void this.#track(this.sweep());
+    if (unblocked && named) void this.#track(this.sweep());
     // Replies that waited behind the ones just delivered by this process go now (in-flight ones stay waiting).
     if (entries.length > 0 && this.#waiting.size > 0 && !this.#stopped) {
       const again = [...this.#waiting];

@@ -16,6 +16,7 @@ import type {
   Geocoder,
   MediaStore,
   Nlu,
+  OutboxEntry,
   PendingOutbound,
   StoreTx,
   Transcriber,
@@ -161,6 +162,8 @@ type TxOutcome =
       kind: 'handled';
       next: ConversationRecord;
       outboxIds: readonly string[];
+      /** The turn's replies, leased by its commit (empty when an older reply still waits). */
+      leased: readonly OutboxEntry[];
       /** Messages this turn queued to other conversations (a linking code), dispatched on their own. */
       elsewhere?: readonly string[];
       trace: TurnTrace;
@@ -384,7 +387,8 @@ export class Router {
       await this.#deps.desk.deliver(outcome.next, inbound);
       return { status: 'diverted', conversationId: conversation.id };
     }
-    void this.#deps.dispatcher.dispatch(outcome.outboxIds);
+    if (outcome.leased.length > 0) void this.#deps.dispatcher.dispatchLeased(outcome.leased);
+    else void this.#deps.dispatcher.dispatch(outcome.outboxIds);
     // Separately, so this citizen's reply never waits for (and so never reveals) a send to another channel.
     if (outcome.elsewhere?.length) void this.#deps.dispatcher.dispatch(outcome.elsewhere);
     if (this.#deps.geocoder)
@@ -493,6 +497,8 @@ export class Router {
         outbound,
         now,
         ...(extra.privacyNoticeShown ? { privacyNoticeShown: true } : {}),
+        // The replies come back leased, so they go out right after the commit without another round trip.
+        lease: { leaseMs: d.dispatcher.leaseMs },
       });
       const next: ConversationRecord = {
         ...conversation,
@@ -533,7 +539,7 @@ export class Router {
       const { commit, next } = await save(state, conversation.mode, conversation.queue, [
         bot({ kind: 'text', text: d.t(conversation.locale as Locale, reply) }),
       ]);
-      return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+      return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
     }
 
     if (conversation.mode !== 'bot') {
@@ -543,7 +549,7 @@ export class Router {
         const { commit, next } = await save(null, 'bot', null, [
           bot({ kind: 'text', text: d.t(locale, 'talk-to-agent-left-queue') }),
         ]);
-        return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+        return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
       }
       if (STOP_RE.test(plain)) {
         const locale = conversation.locale as Locale;
@@ -555,7 +561,7 @@ export class Router {
         const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
           reply,
         ]);
-        return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+        return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
       }
       const { next } = await save(conversation.state, conversation.mode, conversation.queue, []);
       return { kind: 'diverted', next };
@@ -590,7 +596,7 @@ export class Router {
                 ]
               : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
       const { commit, next } = await save(conversation.state, 'bot', null, outbound, { locale });
-      return { kind: 'handled', next, outboxIds: commit.outboxIds, trace: emptyTrace() };
+      return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
     }
 
     const folio = { prefix: d.settings.folioPrefix, year: yearIn(d.settings.timeZone, now) };
@@ -662,6 +668,7 @@ export class Router {
       kind: 'handled',
       next,
       outboxIds: commit.outboxIds,
+      leased: commit.leased,
       elsewhere,
       trace: turn.trace,
       ...(handoff ? { handoff: handoff.summary } : {}),

@@ -1112,8 +1112,26 @@ class MemoryTx implements StoreTx {
     this.#conversations.set(id, next);
     if (input.privacyNoticeShown === true && !this.#consent.has(current.contactId))
       this.#consent.set(current.contactId, now);
+    // Replies go out in order: lease this turn's only when nothing older of the conversation is undelivered.
+    const free =
+      input.lease !== undefined &&
+      input.outbound.length > 0 &&
+      !t.undeliveredByConversation.get(id)?.length &&
+      !this.#outbox.some((o) => o.conversationId === id);
     const outboxIds = input.outbound.map((o) => this.#queue(next, o, now));
-    return { stateVersion: next.stateVersion, outboxIds };
+    if (!free || !input.lease) return { stateVersion: next.stateVersion, outboxIds, leased: [] };
+    const token = randomUUID();
+    const until = now + input.lease.leaseMs;
+    const leased = this.#outbox
+      .filter((o) => outboxIds.includes(o.id))
+      .map((o) => {
+        o.status = 'sending';
+        o.attempts = 1;
+        o.leaseToken = token;
+        o.leasedUntil = until;
+        return toOutbox(o);
+      });
+    return { stateVersion: next.stateVersion, outboxIds, leased };
   }
 
   /** Store an outbound message of `conv` with its outbox entry; returns the entry's id. */

@@ -612,6 +612,9 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
 
     async commitTurn(input): Promise<TurnCommit> {
       const now = input.now.toISOString();
+      const lease = input.lease && input.outbound.length > 0 ? input.lease : undefined;
+      const token = lease ? randomUUID() : null;
+      const leasedUntil = lease ? new Date(input.now.getTime() + lease.leaseMs).toISOString() : null;
       const items = input.outbound.map((o: PendingOutbound, ord) => {
         const messageId = randomUUID();
         return {
@@ -639,6 +642,12 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
             ), notice as (
               update contacts set privacy_consent_at = coalesce(privacy_consent_at, ${now}::timestamptz), updated_at = ${now}::timestamptz
               where ${input.privacyNoticeShown === true} and id = (select contact_id from upd)
+            ), free as (
+              -- Replies go out in order: lease this turn's only when nothing older of the conversation is undelivered.
+              select ${lease !== undefined} and not exists (
+                select 1 from outbox o where o.conversation_id = (select id from upd)
+                  and o.status in ('pending', 'sending', 'retrying')
+              ) as yes
             ), items as (
               select * from jsonb_to_recordset(${JSON.stringify(items)}::jsonb)
                 as x(message_id uuid, outbox_id uuid, kind text, body jsonb, text text, author text, key text, ord int)
@@ -650,13 +659,17 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
               returning id
             ), ob as (
               insert into outbox (id, message_id, conversation_id, channel, address, payload, idempotency_key, status,
-                                  next_attempt_at, last_inbound_at, created_at, updated_at)
-              select i.outbox_id, i.message_id, upd.id, upd.channel, upd.address, i.body, i.key, 'pending',
+                                  attempts, lease_token, leased_until, next_attempt_at, last_inbound_at, created_at, updated_at)
+              select i.outbox_id, i.message_id, upd.id, upd.channel, upd.address, i.body, i.key,
+                     case when free.yes then 'sending' else 'pending' end, case when free.yes then 1 else 0 end,
+                     case when free.yes then ${token}::uuid end, case when free.yes then ${leasedUntil}::timestamptz end,
                      ${now}::timestamptz, upd.last_inbound_at, ${now}::timestamptz, ${now}::timestamptz
-              from upd cross join items i join msg on msg.id = i.message_id order by i.ord
+              from upd cross join free cross join items i join msg on msg.id = i.message_id order by i.ord
               returning id
             )
-            select (select state_version from upd) as version, (select count(*) from ob)::int as written`,
+            select (select state_version from upd) as version, (select count(*) from ob)::int as written,
+                   (select yes from free) as leased, (select channel from upd) as channel,
+                   (select address from upd) as address, (select last_inbound_at from upd) as last_inbound_at`,
       );
       const version = rows[0]?.version;
       if (version == null) {
@@ -666,7 +679,26 @@ function createTx(tx: Exec, initialStatus: string): StoreTx {
           { retryable: true },
         );
       }
-      return { stateVersion: Number(version), outboxIds: items.map((i) => i.outbox_id) };
+      const r = rows[0]!;
+      const leased: OutboxEntry[] =
+        r.leased === true && token
+          ? items.map((i) => ({
+              id: i.outbox_id,
+              messageId: i.message_id,
+              conversationId: input.conversation.id,
+              channel: String(r.channel),
+              address: json(r.address) as Address,
+              outbound: i.body,
+              idempotencyKey: i.key,
+              status: 'sending',
+              attempts: 1,
+              nextAttemptAt: input.now,
+              lastError: null,
+              lastInboundAt: dateOrNull(r.last_inbound_at),
+              leaseToken: token,
+            }))
+          : [];
+      return { stateVersion: Number(version), outboxIds: items.map((i) => i.outbox_id), leased };
     },
   };
 }

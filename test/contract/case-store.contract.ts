@@ -332,6 +332,63 @@ export function caseStoreContract(backend: StoreBackend): void {
       expect(await store.applyReceipt('webchat', 'unknown', 'read')).toBe(false);
     });
 
+    it('leases a turn’s replies at commit when nothing older waits, in order, and never twice', async () => {
+      let conv = await resolve(address());
+      const turn = (texts: string[], at: Date) =>
+        store.transaction(async (tx) => {
+          const commit = await tx.commitTurn({
+            conversation: conv,
+            state: null,
+            mode: 'bot',
+            queue: null,
+            locale: 'es-MX',
+            lastInboundAt: at,
+            address: conv.address,
+            outbound: texts.map((text) => ({ outbound: { kind: 'text' as const, text }, author: 'bot' })),
+            now: at,
+            lease: { leaseMs: 60_000 },
+          });
+          conv = { ...conv, stateVersion: commit.stateVersion };
+          return commit;
+        });
+      const first = await turn(['uno', 'dos'], now);
+      expect(first.leased.map((e) => e.id)).toEqual(first.outboxIds);
+      expect(first.leased.map((e) => e.outbound)).toEqual([
+        { kind: 'text', text: 'uno' },
+        { kind: 'text', text: 'dos' },
+      ]);
+      expect(first.leased[0]).toMatchObject({
+        conversationId: conv.id,
+        channel: 'webchat',
+        address: conv.address,
+        status: 'sending',
+        attempts: 1,
+        idempotencyKey: expect.stringMatching(/^out:/) as string,
+      });
+      // Leased already: nobody else takes them while the lease lasts.
+      expect(await outbox.lease({ now, leaseMs: 60_000 })).toEqual([]);
+      // An older reply still on its way: the next turn's replies are written, not leased (they wait their turn).
+      const second = await turn(['tres'], new Date(now.getTime() + 1_000));
+      expect(second.leased).toEqual([]);
+      for (const e of first.leased)
+        expect(await outbox.markSent(e.id, e.leaseToken!, `ext-${e.id}`, now)).toBe(true);
+      const [next] = await outbox.lease({ ids: second.outboxIds, now, leaseMs: 60_000 });
+      expect(next?.outbound).toEqual({ kind: 'text', text: 'tres' });
+      expect(await outbox.markSent(next!.id, next!.leaseToken!, 'ext-3', now)).toBe(true);
+      // Without `lease`, or with nothing to send, nothing is leased.
+      const quiet = await turn([], now);
+      expect(quiet.leased).toEqual([]);
+      // A commit that leased but crashed before sending: after the lease expires the entry is taken again.
+      const lost = await turn(['cuatro'], now);
+      expect(lost.leased).toHaveLength(1);
+      const later = new Date(now.getTime() + 61_000);
+      const [again] = await outbox.lease({ now: later, leaseMs: 60_000 });
+      expect(again).toMatchObject({ id: lost.outboxIds[0], attempts: 2 });
+      expect(await outbox.markSent(lost.leased[0]!.id, lost.leased[0]!.leaseToken!, 'ext-x', later)).toBe(
+        false,
+      );
+    });
+
     it('finds open cases of a category nearby or at the same address, never closed or sensitive ones', async () => {
       const conv = await resolve(address());
       const here = await store.transaction((tx) =>
