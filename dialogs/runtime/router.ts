@@ -539,7 +539,13 @@ export class Router {
       const { commit, next } = await save(state, conversation.mode, conversation.queue, [
         bot({ kind: 'text', text: d.t(conversation.locale as Locale, reply) }),
       ]);
-      return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
+      return {
+        kind: 'handled',
+        next,
+        outboxIds: commit.outboxIds,
+        leased: commit.leased,
+        trace: emptyTrace(),
+      };
     }
 
     if (conversation.mode !== 'bot') {
@@ -549,7 +555,13 @@ export class Router {
         const { commit, next } = await save(null, 'bot', null, [
           bot({ kind: 'text', text: d.t(locale, 'talk-to-agent-left-queue') }),
         ]);
-        return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
+        return {
+          kind: 'handled',
+          next,
+          outboxIds: commit.outboxIds,
+          leased: commit.leased,
+          trace: emptyTrace(),
+        };
       }
       if (STOP_RE.test(plain)) {
         const locale = conversation.locale as Locale;
@@ -561,7 +573,13 @@ export class Router {
         const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
           reply,
         ]);
-        return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
+        return {
+          kind: 'handled',
+          next,
+          outboxIds: commit.outboxIds,
+          leased: commit.leased,
+          trace: emptyTrace(),
+        };
       }
       const { next } = await save(conversation.state, conversation.mode, conversation.queue, []);
       return { kind: 'diverted', next };
@@ -596,7 +614,13 @@ export class Router {
                 ]
               : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
       const { commit, next } = await save(conversation.state, 'bot', null, outbound, { locale });
-      return { kind: 'handled', next, outboxIds: commit.outboxIds, leased: commit.leased, trace: emptyTrace() };
+      return {
+        kind: 'handled',
+        next,
+        outboxIds: commit.outboxIds,
+        leased: commit.leased,
+        trace: emptyTrace(),
+      };
     }
 
     const folio = { prefix: d.settings.folioPrefix, year: yearIn(d.settings.timeZone, now) };
