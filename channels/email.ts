@@ -26,12 +26,10 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { ImapFlow } from 'imapflow';
-import { simpleParser } from 'mailparser';
+import type { ImapFlow } from 'imapflow';
 import type { ParsedMail } from 'mailparser';
-import { createTransport } from 'nodemailer';
-import type { SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
-import { SMTPServer } from 'smtp-server';
+import type { Transporter } from 'nodemailer';
+import type { SMTPServer, SMTPServerDataStream, SMTPServerOptions, SMTPServerSession } from 'smtp-server';
 import { z } from 'zod';
 import { ChannelError, InboundSchema } from './contract.ts';
 import type {
@@ -396,13 +394,19 @@ function createEmailAdapter(config: EmailConfig, deps: ChannelDeps): EmailAdapte
     ...(config.smtpPassword ? [config.smtpPassword] : []),
   ];
   const listen = config.listen ?? !config.imapUrl;
-  const transport = createTransport({
-    url: config.smtpOutUrl,
-    // An outbox attempt should fail in seconds, not nodemailer's default minutes; the outbox retries.
-    connectionTimeout: 15_000,
-    greetingTimeout: 15_000,
-    socketTimeout: 30_000,
-  });
+  // The mail libraries load with the channel, not with the process (together some 50 MB a city without e-mail
+  // would carry for nothing).
+  let transporter: Promise<Transporter> | undefined;
+  const transport = () =>
+    (transporter ??= import('nodemailer').then(({ createTransport }) =>
+      createTransport({
+        url: config.smtpOutUrl,
+        // An outbox attempt should fail in seconds, not nodemailer's default minutes; the outbox retries.
+        connectionTimeout: 15_000,
+        greetingTimeout: 15_000,
+        socketTimeout: 30_000,
+      }),
+    ));
 
   let emit: Emit | null = null;
   let server: SMTPServer | null = null;
@@ -435,6 +439,7 @@ function createEmailAdapter(config: EmailConfig, deps: ChannelDeps): EmailAdapte
   ): Promise<Ingested> {
     let mail: ParsedMail;
     try {
+      const { simpleParser } = await import('mailparser');
       mail = await simpleParser(raw, {
         skipImageLinks: true,
         skipTextToHtml: true,
@@ -636,6 +641,7 @@ function createEmailAdapter(config: EmailConfig, deps: ChannelDeps): EmailAdapte
         });
       },
     };
+    const { SMTPServer } = await import('smtp-server');
     server = new SMTPServer(options);
     server.on('error', (err) => {
       deps.log.warn({ err: err.message.slice(0, 200) }, 'smtp listener connection error');
@@ -658,6 +664,7 @@ function createEmailAdapter(config: EmailConfig, deps: ChannelDeps): EmailAdapte
     if (!config.imapUrl || !emit) return;
     const url = new URL(config.imapUrl);
     const secure = url.protocol.toLowerCase() === 'imaps:';
+    const { ImapFlow } = await import('imapflow');
     const client = new ImapFlow({
       host: url.hostname,
       port: url.port ? Number(url.port) : secure ? 993 : 143,
@@ -826,7 +833,9 @@ function createEmailAdapter(config: EmailConfig, deps: ChannelDeps): EmailAdapte
       const replyTo = msgId(address.extra?.messageId) ?? msgId(address.thread);
       const references = [...new Set([msgId(address.thread), replyTo].filter((x): x is string => !!x))];
       try {
-        await transport.sendMail({
+        await (
+          await transport()
+        ).sendMail({
           from: sender.name ? { name: sender.name, address: sender.address } : sender.address,
           to,
           subject,

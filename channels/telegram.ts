@@ -29,7 +29,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Agent } from 'node:http';
-import { Telegram, TelegramError } from 'telegraf';
+import type { Telegram, TelegramError } from 'telegraf';
 import type { Opts, Telegram as BotApi } from 'telegraf/types';
 import { z } from 'zod';
 import { ChannelError, InboundSchema, ToolkitError } from './contract.ts';
@@ -224,13 +224,19 @@ function createTelegram(config: TelegramConfig, deps: ChannelDeps): TelegramAdap
   const apiRoot = config.apiRoot.replace(/\/+$/, '');
   const secrets = [config.token, ...(config.webhookSecret ? [config.webhookSecret] : [])];
   // telegraf resolves `./bot<token>/<method>` against apiRoot: a trailing slash keeps a path prefix (a proxy).
-  const telegram = new Telegram(config.token, { apiRoot: `${apiRoot}/` });
   // telegraf keeps connections alive only for https; a self-hosted Bot API server (http://) would otherwise cost
   // a new TCP connection per call.
   const plainAgent = apiRoot.startsWith('http://')
     ? new Agent({ keepAlive: true, keepAliveMsecs: 10_000, maxSockets: 64 })
     : undefined;
-  if (plainAgent) telegram.options.agent = plainAgent;
+  // telegraf loads with the channel, not with the process (a city without Telegram does not carry it).
+  let sdk: Promise<{ telegram: Telegram; TelegramError: typeof TelegramError }> | undefined;
+  const loadSdk = () =>
+    (sdk ??= import('telegraf').then(({ Telegram, TelegramError }) => {
+      const telegram = new Telegram(config.token, { apiRoot: `${apiRoot}/` });
+      if (plainAgent) telegram.options.agent = plainAgent;
+      return { telegram, TelegramError };
+    }));
   const mode = config.webhookSecret ? 'webhook' : 'polling';
   let health: ChannelHealth = { state: 'starting' };
   let stopped = false;
@@ -247,6 +253,7 @@ function createTelegram(config: TelegramConfig, deps: ChannelDeps): TelegramAdap
     payload: Opts<M>,
     opts: { signal?: AbortSignal; timeoutMs?: number } = {},
   ): Promise<unknown> {
+    const { telegram, TelegramError } = await loadSdk();
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? 10_000);
     const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
     try {
