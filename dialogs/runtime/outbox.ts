@@ -40,6 +40,8 @@ export interface DispatcherDeps {
 }
 
 export const RETRY_QUEUE = 'outbox.retry';
+/** How long a reply may wait behind an earlier one of its conversation before the sweep is left to take it. */
+const WAIT_GIVE_UP_MS = 30_000;
 export const SWEEP_QUEUE = 'outbox.sweep';
 
 /** Delay before attempt `attempts + 1`: full jitter over an exponential ceiling, never below `retryAfterMs`. */
@@ -74,8 +76,8 @@ export class OutboxDispatcher {
   readonly #inflight = new Set<Promise<void>>();
   /** Ids that could not be leased because an earlier reply of their conversation was still on its way. */
   #waiting = new Set<string>();
-  /** How often each waiting id was tried (ids sent by another node never lease again). */
-  readonly #tries = new Map<string, number>();
+  /** How often each waiting id was tried, and since when it waits (ids sent by another node never lease again). */
+  readonly #tries = new Map<string, { tries: number; since: number }>();
   /** A pending retry of the waiting ids (see {@link OutboxDispatcher.#retryWaiting}). */
   #waitTimer: NodeJS.Timeout | undefined;
   #stopped = false;
@@ -154,11 +156,14 @@ export class OutboxDispatcher {
     if (opts.ids && entries.length < opts.ids.length) {
       const got = new Set(entries.map((e) => e.id));
       // Ids already sent elsewhere never lease again: give up on them after a while (the sweep is the backstop).
+      // By time, not by tries: under load every finished delivery wakes the waiting ids, many times a second.
+      const at = now().getTime();
       for (const id of opts.ids) {
         if (got.has(id)) continue;
-        const tries = (this.#tries.get(id) ?? 0) + 1;
+        const seen = this.#tries.get(id);
+        const tries = { tries: (seen?.tries ?? 0) + 1, since: seen?.since ?? at };
         this.#tries.set(id, tries);
-        if (tries <= 20) this.#waiting.add(id);
+        if (at - tries.since <= WAIT_GIVE_UP_MS) this.#waiting.add(id);
         else this.#tries.delete(id);
       }
       this.#retryWaiting();
@@ -200,7 +205,9 @@ export class OutboxDispatcher {
    */
   #retryWaiting(): void {
     if (this.#waitTimer || this.#stopped || this.#waiting.size === 0) return;
-    const tries = Math.max(...[...this.#waiting].map((id) => this.#tries.get(id) ?? 1));
+    // The longer the oldest has waited, the longer the pause (25 ms at first, at most 1 s).
+    const at = this.#deps.now().getTime();
+    const waited = Math.max(...[...this.#waiting].map((id) => at - (this.#tries.get(id)?.since ?? at)));
     this.#waitTimer = setTimeout(
       () => {
         this.#waitTimer = undefined;
@@ -209,7 +216,7 @@ export class OutboxDispatcher {
         this.#waiting = new Set();
         void this.#track(this.#deliver({ ids: again }));
       },
-      Math.min(2_000, 25 * 2 ** (tries - 1)),
+      Math.min(1_000, Math.max(25, waited / 2)),
     );
     this.#waitTimer.unref();
   }

@@ -105,3 +105,72 @@ describe('outbox dispatcher ordering', () => {
     await dispatcher.drain();
   });
 });
+
+describe('outbox dispatcher under load', () => {
+  it('keeps a reply waiting behind a slow one however many other deliveries wake it meanwhile', async () => {
+    const { store, outbox } = createMemoryStores();
+    const conversations = new Map<string, ConversationRecord>();
+    const write = async (user: string, text: string) => {
+      const conv =
+        conversations.get(user) ??
+        (await store.resolveConversation({
+          channel: 'test',
+          address: { channel: 'test', user },
+          locale: 'es-MX',
+          now: new Date(),
+        }));
+      const commit = await store.transaction((tx) =>
+        tx.commitTurn({
+          conversation: conv,
+          state: null,
+          mode: 'bot',
+          queue: null,
+          locale: 'es-MX',
+          lastInboundAt: new Date(),
+          outbound: [{ outbound: { kind: 'text', text }, author: 'bot' }],
+          now: new Date(),
+        }),
+      );
+      conversations.set(user, { ...conv, stateVersion: commit.stateVersion });
+      return commit.outboxIds[0]!;
+    };
+    const slow = gate();
+    const sent: string[] = [];
+    const adapter: ChannelAdapter = {
+      name: 'test',
+      capabilities: {
+        delivery: 'push',
+        choices: { max: 3, style: 'buttons' },
+        media: [],
+        maxText: 4096,
+        typing: false,
+        templates: false,
+        speech: false,
+      },
+      async send(_address, outbound: Outbound) {
+        const text = outbound.kind === 'text' ? outbound.text : '';
+        if (text === 'slow') await slow.wait;
+        sent.push(text);
+        return { externalId: `x-${sent.length}` };
+      },
+    };
+    const dispatcher = new OutboxDispatcher({
+      store: outbox,
+      channels: new Map([['test', adapter]]),
+      now: () => new Date(),
+      log: silent,
+    });
+    const first = dispatcher.dispatch([await write('u1', 'slow')]);
+    await sleep(10);
+    void dispatcher.dispatch([await write('u1', 'behind')]);
+    await sleep(10);
+    // Fifty other citizens' replies go out meanwhile; each delivery wakes the waiting reply, which is refused again.
+    for (let i = 0; i < 50; i++) await dispatcher.dispatch([await write(`other-${i}`, `other ${i}`)]);
+    expect(sent).not.toContain('behind');
+    slow.open();
+    await first;
+    expect(await until(() => sent.includes('behind'))).toBe(true);
+    expect(sent.indexOf('behind')).toBeGreaterThan(sent.indexOf('slow'));
+    await dispatcher.drain();
+  });
+});
