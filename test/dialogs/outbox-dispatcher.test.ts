@@ -17,6 +17,16 @@ function gate(): { wait: Promise<void>; open: () => void } {
   return { wait, open };
 }
 
+const CAPABILITIES: ChannelAdapter['capabilities'] = {
+  delivery: 'push',
+  choices: { max: 3, style: 'buttons' },
+  media: [],
+  maxText: 4096,
+  typing: false,
+  templates: false,
+  speech: false,
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
@@ -57,15 +67,7 @@ describe('outbox dispatcher ordering', () => {
     const firstSend = gate();
     const adapter: ChannelAdapter = {
       name: 'test',
-      capabilities: {
-        delivery: 'push',
-        choices: { max: 3, style: 'buttons' },
-        media: [],
-        maxText: 4096,
-        typing: false,
-        templates: false,
-        speech: false,
-      },
+      capabilities: CAPABILITIES,
       async send(_address, outbound: Outbound) {
         const text = outbound.kind === 'text' ? outbound.text : '';
         if (text === 'first') await firstSend.wait;
@@ -138,15 +140,7 @@ describe('outbox dispatcher under load', () => {
     const sent: string[] = [];
     const adapter: ChannelAdapter = {
       name: 'test',
-      capabilities: {
-        delivery: 'push',
-        choices: { max: 3, style: 'buttons' },
-        media: [],
-        maxText: 4096,
-        typing: false,
-        templates: false,
-        speech: false,
-      },
+      capabilities: CAPABILITIES,
       async send(_address, outbound: Outbound) {
         const text = outbound.kind === 'text' ? outbound.text : '';
         if (text === 'slow') await slow.wait;
