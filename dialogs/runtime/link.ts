@@ -5,7 +5,7 @@
  */
 import { createHash, randomInt, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { ContactId } from '../../channels/contract.ts';
-import type { ConversationRecord, StoreTx } from '../../integrations/contract.ts';
+import type { ConversationRecord, IdentityMatch, StoreTx } from '../../integrations/contract.ts';
 import type { LinkCheck, LinkStart, Locale } from '../contract.ts';
 import type { Translate } from './i18n.ts';
 
@@ -19,6 +19,9 @@ export const LINK_MAX_PER_HOUR = 3;
 export const LINK_MAX_PER_DAY = 6;
 /** Channels that cannot carry a written code (a voice call). */
 const NO_TEXT = new Set(['twilio-voice']);
+/** Channels that only send free-form text within 24 hours of the citizen's last message (WhatsApp's window). */
+const WINDOWED = new Set(['whatsapp']);
+const WINDOW_MS = 24 * 3_600_000;
 
 const HOUR_MS = 3_600_000;
 
@@ -44,7 +47,12 @@ export async function startLink(
   const matches = (
     await tx.findIdentities(target.includes('@') ? { email: target } : { phone: target })
   ).filter((m) => !NO_TEXT.has(m.channel));
-  const other = matches.find((m) => m.contactId !== conversation.contactId);
+  // The most recent conversation that can still take a free-form message, else the most recent one (a WhatsApp
+  // window may be closed; the adapter then sends its fallback template, if one is configured).
+  const others = matches.filter((m) => m.contactId !== conversation.contactId);
+  const open = (m: IdentityMatch) =>
+    !WINDOWED.has(m.channel) || now.getTime() - m.lastSeenAt.getTime() < WINDOW_MS;
+  const other = others.find(open) ?? others[0];
   if (!other && matches.length > 0) return { start: { status: 'already-linked' }, outboxIds: [] };
   const since = (ms: number) => ({
     target,

@@ -142,6 +142,32 @@ describe('linking codes', () => {
     expect((await s.start(late, s.phone, new Date(at))).start).toEqual({ status: 'rate-limited' });
   });
 
+  it('prefers a channel that can take the code now over a WhatsApp chat whose 24-hour window closed', async () => {
+    const s = await setup();
+    const wa = await s.store.resolveConversation({
+      channel: 'whatsapp',
+      address: { channel: 'whatsapp', user: '5212291234567' },
+      locale: 'es-MX',
+      now: t0,
+      identity: { phone: s.phone },
+    });
+    // The citizen last wrote on WhatsApp two days ago (more recently than on SMS, where they never wrote).
+    await s.store.transaction((tx) =>
+      tx.commitTurn({
+        conversation: wa,
+        state: null,
+        mode: 'bot',
+        queue: null,
+        locale: 'es-MX',
+        lastInboundAt: new Date(t0.getTime() - 2 * 24 * 3_600_000),
+        outbound: [],
+        now: t0,
+      }),
+    );
+    const { outboxIds } = await s.start(s.web, s.phone);
+    expect((await s.outbox.get(outboxIds[0]!))?.channel).toBe('twilio-sms');
+  });
+
   it('limits requests per hour for one target and by one contact', async () => {
     const s = await setup();
     for (let i = 0; i < LINK_MAX_PER_HOUR; i++)
