@@ -20,6 +20,7 @@ import type {
   PendingOutbound,
   StoreTx,
   Transcriber,
+  TurnCommit,
 } from '../../integrations/contract.ts';
 import { DialogError } from '../contract.ts';
 import type {
@@ -519,6 +520,14 @@ export class Router {
     const text = inbound.kind === 'text' ? inbound.text : '';
     const plain = normalize(text);
     const emptyTrace = (): TurnTrace => ({ statusReported: [], casesCreated: [], handoff: null });
+    /** A turn that only answered (no flow ran): its commit's replies, nothing to trace. */
+    const handled = (commit: TurnCommit, next: ConversationRecord): TxOutcome => ({
+      kind: 'handled',
+      next,
+      outboxIds: commit.outboxIds,
+      leased: commit.leased,
+      trace: emptyTrace(),
+    });
 
     if (inbound.kind === 'contact') {
       // A shared phone (Telegram's request-contact button) links this identity to the person's other channels.
@@ -539,13 +548,7 @@ export class Router {
       const { commit, next } = await save(state, conversation.mode, conversation.queue, [
         bot({ kind: 'text', text: d.t(conversation.locale as Locale, reply) }),
       ]);
-      return {
-        kind: 'handled',
-        next,
-        outboxIds: commit.outboxIds,
-        leased: commit.leased,
-        trace: emptyTrace(),
-      };
+      return handled(commit, next);
     }
 
     if (conversation.mode !== 'bot') {
@@ -555,13 +558,7 @@ export class Router {
         const { commit, next } = await save(null, 'bot', null, [
           bot({ kind: 'text', text: d.t(locale, 'talk-to-agent-left-queue') }),
         ]);
-        return {
-          kind: 'handled',
-          next,
-          outboxIds: commit.outboxIds,
-          leased: commit.leased,
-          trace: emptyTrace(),
-        };
+        return handled(commit, next);
       }
       if (STOP_RE.test(plain)) {
         const locale = conversation.locale as Locale;
@@ -573,13 +570,7 @@ export class Router {
         const { commit, next } = await save(conversation.state, conversation.mode, conversation.queue, [
           reply,
         ]);
-        return {
-          kind: 'handled',
-          next,
-          outboxIds: commit.outboxIds,
-          leased: commit.leased,
-          trace: emptyTrace(),
-        };
+        return handled(commit, next);
       }
       const { next } = await save(conversation.state, conversation.mode, conversation.queue, []);
       return { kind: 'diverted', next };
@@ -614,13 +605,7 @@ export class Router {
                 ]
               : [bot({ kind: 'text', text: d.t(locale, 'errors-text-too-long', { max: d.maxInboundText }) })];
       const { commit, next } = await save(conversation.state, 'bot', null, outbound, { locale });
-      return {
-        kind: 'handled',
-        next,
-        outboxIds: commit.outboxIds,
-        leased: commit.leased,
-        trace: emptyTrace(),
-      };
+      return handled(commit, next);
     }
 
     const folio = { prefix: d.settings.folioPrefix, year: yearIn(d.settings.timeZone, now) };
