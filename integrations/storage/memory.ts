@@ -906,33 +906,29 @@ class MemoryTx implements StoreTx {
     }
     if (match.email !== undefined)
       for (const i of t.identitiesByEmail.get(match.email.toLowerCase()) ?? []) found.add(i);
-    const out: (IdentityMatch & { created: Ms })[] = [];
+    const out: { match: IdentityMatch; last: number; created: Ms }[] = [];
     for (const i of found) {
-      if (
-        match.phone !== undefined &&
-        (this.#phones.get(i) ?? i.phone) !== match.phone &&
-        match.email === undefined
-      )
-        continue;
+      // A phone this transaction changed counts as it now is.
+      if (match.email === undefined && (this.#phones.get(i) ?? i.phone) !== match.phone) continue;
       const conv = this.#conversations.get(i.conversationId) ?? t.conversations.get(i.conversationId);
       if (!conv) continue;
       out.push({
-        contactId: this.#owner(i.contactId) as ContactId,
-        channel: i.channel,
-        conversationId: conv.id as ConversationId,
-        locale: conv.locale,
-        lastSeenAt: date(conv.lastInboundAt ?? i.lastSeenAt),
+        match: {
+          contactId: this.#owner(i.contactId) as ContactId,
+          channel: i.channel,
+          conversationId: conv.id as ConversationId,
+          locale: conv.locale,
+          lastSeenAt: date(conv.lastInboundAt ?? i.lastSeenAt),
+        },
+        last: conv.lastInboundAt ?? Number.NEGATIVE_INFINITY,
         created: i.createdAt,
       });
     }
-    const last = (m: (typeof out)[number]) => {
-      const conv = this.#conversations.get(m.conversationId) ?? t.conversations.get(m.conversationId);
-      return conv?.lastInboundAt ?? Number.NEGATIVE_INFINITY;
-    };
+    // As the SQL: the conversation that wrote last first (never-written ones last), then the newest identity.
     return out
-      .sort((x, y) => last(y) - last(x) || y.created - x.created)
+      .sort((x, y) => y.last - x.last || y.created - x.created)
       .slice(0, 20)
-      .map(({ created: _created, ...m }) => m);
+      .map((o) => o.match);
   }
 
   async saveLinkCode(code: LinkCode): Promise<void> {
