@@ -22,7 +22,7 @@ import { deliverUpdate, startFakeTelegram, TelegramChat } from '../../test/fakes
 import type { FakeTelegram, TelegramCall } from '../../test/fakes/telegram.ts';
 import { incomingSms, signedWebhook, startFakeTwilio } from '../../test/fakes/twilio-sms.ts';
 import type { FakeSms, FakeTwilio } from '../../test/fakes/twilio-sms.ts';
-import { inboundMessage, messages, postWebhook, startFakeGraph } from '../../test/fakes/whatsapp.ts';
+import { inboundMessage, messages, partsOf, postWebhook, startFakeGraph } from '../../test/fakes/whatsapp.ts';
 import type { FakeGraph, SentMessage } from '../../test/fakes/whatsapp.ts';
 
 /** One citizen input as a provider carries it. */
@@ -95,30 +95,9 @@ function phoneOf(channel: string, channelId: string): string {
 
 /** A WhatsApp message as the citizen sees it: text, interactive body with its buttons or list rows, template. */
 function renderWhatsapp(m: SentMessage): string {
-  const b = m.body as {
-    text?: { body: string };
-    interactive?: {
-      body: { text: string };
-      action: {
-        buttons?: { reply: { title: string } }[];
-        sections?: { rows: { title: string; description?: string }[] }[];
-      };
-    };
-    template?: { name: string; components?: { parameters: { text: string }[] }[] };
-  } & Record<string, { caption?: string; link?: string } | undefined>;
-  if (b.text) return b.text.body;
-  if (b.interactive) {
-    const a = b.interactive.action;
-    return withLabels(b.interactive.body.text, [
-      ...(a.buttons ?? []).map((x) => x.reply.title),
-      // A row's description holds its label in full when the title had to be cut.
-      ...(a.sections ?? []).flatMap((s) => s.rows.map((r) => r.description ?? r.title)),
-    ]);
-  }
-  if (b.template)
-    return (b.template.components ?? []).flatMap((c) => c.parameters.map((p) => p.text)).join('\n');
-  const media = b[m.type];
-  return media?.caption ?? media?.link ?? '';
+  const { text, labels, template, link } = partsOf(m);
+  if (template) return template.params.join('\n');
+  return link ?? withLabels(text, labels);
 }
 
 type Keyboard = {

@@ -298,8 +298,14 @@ export async function startFakeGraph(opts: { token: string; version?: string }):
   };
 }
 
-/** The human-visible text of a sent message (body, button titles, list rows, template parameters). */
-export function textOf(m: SentMessage): string {
+/** What a citizen sees of a sent message, by part: its text, the labels of its buttons or list rows, a template. */
+export function partsOf(m: SentMessage): {
+  text: string;
+  labels: string[];
+  template?: { name: string; params: string[] };
+  /** A media message's link, when it has no caption. */
+  link?: string;
+} {
   const b = m.body as {
     text?: { body: string };
     interactive?: {
@@ -310,24 +316,33 @@ export function textOf(m: SentMessage): string {
       };
     };
     template?: { name: string; components?: { parameters: { text: string }[] }[] };
-    image?: { caption?: string };
-    document?: { caption?: string };
-  };
-  if (b.text) return b.text.body;
+  } & Record<string, { caption?: string; link?: string } | undefined>;
+  if (b.text) return { text: b.text.body, labels: [] };
   if (b.interactive) {
     const a = b.interactive.action;
-    return [
-      b.interactive.body.text,
-      ...(a.buttons ?? []).map((x) => x.reply.title),
-      ...(a.sections ?? []).flatMap((s) => s.rows.map((r) => r.description ?? r.title)),
-    ].join(' ');
+    return {
+      text: b.interactive.body.text,
+      labels: [
+        ...(a.buttons ?? []).map((x) => x.reply.title),
+        // A row's description holds its label in full when the title had to be cut.
+        ...(a.sections ?? []).flatMap((s) => s.rows.map((r) => r.description ?? r.title)),
+      ],
+    };
   }
-  if (b.template)
-    return [
-      b.template.name,
-      ...(b.template.components ?? []).flatMap((c) => c.parameters.map((p) => p.text)),
-    ].join(' ');
-  return b.image?.caption ?? b.document?.caption ?? '';
+  if (b.template) {
+    const params = (b.template.components ?? []).flatMap((c) => c.parameters.map((p) => p.text));
+    return { text: '', labels: [], template: { name: b.template.name, params } };
+  }
+  const media = b[m.type];
+  if (media?.caption !== undefined) return { text: media.caption, labels: [] };
+  return { text: '', labels: [], ...(media?.link !== undefined ? { link: media.link } : {}) };
+}
+
+/** The human-visible text of a sent message (body, button titles, list rows, template parameters). */
+export function textOf(m: SentMessage): string {
+  const { text, labels, template } = partsOf(m);
+  if (template) return [template.name, ...template.params].join(' ');
+  return labels.length ? [text, ...labels].join(' ') : text;
 }
 
 /** The reply choices (`id`, `title`) of an interactive message, if any. */
