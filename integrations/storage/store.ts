@@ -54,6 +54,14 @@ async function run(db: Exec, query: SQL): Promise<Row[]> {
   }
 }
 
+/**
+ * Once an entry is sent or dead, a one-time code's payload (`otp:` key) is replaced by the message's kept version
+ * (see `PendingOutbound.history`).
+ */
+const FORGET_ONE_TIME_PAYLOAD = sql.raw(
+  `payload = case when idempotency_key like 'otp:%' then (select body from messages where messages.id = outbox.message_id) else payload end`,
+);
+
 /** SQLSTATEs of a lost race: deadlock_detected, serialization_failure. */
 const RACE_STATES = new Set(['40P01', '40001']);
 
@@ -1069,9 +1077,7 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
         db,
         sql`with o as (
               update outbox set status = 'sent', leased_until = null, lease_token = null, last_error = null,
-                     payload = case when idempotency_key like 'otp:%'
-                       then (select body from messages where messages.id = outbox.message_id) else payload end,
-                     updated_at = ${now.toISOString()}::timestamptz
+                     ${FORGET_ONE_TIME_PAYLOAD}, updated_at = ${now.toISOString()}::timestamptz
               where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
               returning message_id
             ), m as (
@@ -1100,9 +1106,7 @@ export function createPostgresOutboxStore(database: Database): OutboxStore {
         db,
         sql`with o as (
               update outbox set status = 'dead', leased_until = null, lease_token = null, last_error = ${reason},
-                     payload = case when idempotency_key like 'otp:%'
-                       then (select body from messages where messages.id = outbox.message_id) else payload end,
-                     updated_at = ${now.toISOString()}::timestamptz
+                     ${FORGET_ONE_TIME_PAYLOAD}, updated_at = ${now.toISOString()}::timestamptz
               where id = ${id}::uuid and lease_token = ${leaseToken}::uuid and status = 'sending'
               returning message_id
             ), m as (

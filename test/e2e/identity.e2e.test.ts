@@ -146,6 +146,19 @@ describe('identity across channels', () => {
     // Only its hash is stored.
     const stored = JSON.stringify((await t.app.database.raw.query('select * from contact_links')).rows);
     expect(stored).not.toContain(code);
+    // …and the delivered outbox entry forgot it (marked sent just after the provider took it).
+    const outboxRows = async () =>
+      JSON.stringify(
+        (
+          await t.app.database.raw.query(
+            "select payload, status from outbox where idempotency_key like 'otp:%'",
+          )
+        ).rows,
+      );
+    for (const end = Date.now() + 5_000; Date.now() < end && !(await outboxRows()).includes('"sent"');)
+      await new Promise((r) => setTimeout(r, 25));
+    expect(await outboxRows()).toContain('••••••');
+    expect(await outboxRows()).not.toContain(code);
 
     const wrong = code === '000000' ? '111111' : '000000';
     await send('web', 'visitor-1', { kind: 'text', text: wrong });
