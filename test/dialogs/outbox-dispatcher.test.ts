@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ChannelAdapter, Outbound } from '../../channels/contract.ts';
 import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
-import type { ConversationRecord, OutboxStore } from '../../integrations/contract.ts';
+import type { CaseStore, ConversationRecord, OutboxStore } from '../../integrations/contract.ts';
 import { createMemoryStores } from '../../integrations/storage/memory.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
@@ -27,6 +27,54 @@ const CAPABILITIES: ChannelAdapter['capabilities'] = {
   speech: false,
 };
 
+/** Writes one bot reply per call, as a turn of `user`'s conversation would; returns its outbox id. */
+function replies(store: CaseStore): (user: string, text: string) => Promise<string> {
+  const conversations = new Map<string, ConversationRecord>();
+  return async (user, text) => {
+    const conv =
+      conversations.get(user) ??
+      (await store.resolveConversation({
+        channel: 'test',
+        address: { channel: 'test', user },
+        locale: 'es-MX',
+        now: new Date(),
+      }));
+    const commit = await store.transaction((tx) =>
+      tx.commitTurn({
+        conversation: conv,
+        state: null,
+        mode: 'bot',
+        queue: null,
+        locale: 'es-MX',
+        lastInboundAt: new Date(),
+        outbound: [{ outbound: { kind: 'text', text }, author: 'bot' }],
+        now: new Date(),
+      }),
+    );
+    conversations.set(user, { ...conv, stateVersion: commit.stateVersion });
+    return commit.outboxIds[0]!;
+  };
+}
+
+/** A channel that records the texts it sends; the one named `slowText` waits for `slow` first. */
+function recordingChannel(
+  slowText: string,
+  slow: Promise<void>,
+): { adapter: ChannelAdapter; sent: string[] } {
+  const sent: string[] = [];
+  const adapter: ChannelAdapter = {
+    name: 'test',
+    capabilities: CAPABILITIES,
+    async send(_address, outbound: Outbound) {
+      const text = outbound.kind === 'text' ? outbound.text : '';
+      if (text === slowText) await slow;
+      sent.push(text);
+      return { externalId: `x-${sent.length}` };
+    },
+  };
+  return { adapter, sent };
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
@@ -38,43 +86,11 @@ async function until(check: () => boolean, ms = 5_000): Promise<boolean> {
 describe('outbox dispatcher ordering', () => {
   it('sends a reply refused while the previous one was in flight, even if that one finished first', async () => {
     const { store, outbox } = createMemoryStores();
-    let conv: ConversationRecord = await store.resolveConversation({
-      channel: 'test',
-      address: { channel: 'test', user: 'u1' },
-      locale: 'es-MX',
-      now: new Date(),
-    });
-    const write = async (text: string) => {
-      const commit = await store.transaction((tx) =>
-        tx.commitTurn({
-          conversation: conv,
-          state: null,
-          mode: 'bot',
-          queue: null,
-          locale: 'es-MX',
-          lastInboundAt: new Date(),
-          outbound: [{ outbound: { kind: 'text', text }, author: 'bot' }],
-          now: new Date(),
-        }),
-      );
-      conv = { ...conv, stateVersion: commit.stateVersion };
-      return commit.outboxIds[0]!;
-    };
-    const a = await write('first');
-    const b = await write('second');
-
-    const sent: string[] = [];
+    const write = replies(store);
+    const a = await write('u1', 'first');
+    const b = await write('u1', 'second');
     const firstSend = gate();
-    const adapter: ChannelAdapter = {
-      name: 'test',
-      capabilities: CAPABILITIES,
-      async send(_address, outbound: Outbound) {
-        const text = outbound.kind === 'text' ? outbound.text : '';
-        if (text === 'first') await firstSend.wait;
-        sent.push(text);
-        return { externalId: `x-${sent.length}` };
-      },
-    };
+    const { adapter, sent } = recordingChannel('first', firstSend.wait);
     // The second reply's lease answers only after the first reply is completely done.
     const refusedLease = gate();
     const held: OutboxStore = {
@@ -111,43 +127,9 @@ describe('outbox dispatcher ordering', () => {
 describe('outbox dispatcher under load', () => {
   it('keeps a reply waiting behind a slow one however many other deliveries wake it meanwhile', async () => {
     const { store, outbox } = createMemoryStores();
-    const conversations = new Map<string, ConversationRecord>();
-    const write = async (user: string, text: string) => {
-      const conv =
-        conversations.get(user) ??
-        (await store.resolveConversation({
-          channel: 'test',
-          address: { channel: 'test', user },
-          locale: 'es-MX',
-          now: new Date(),
-        }));
-      const commit = await store.transaction((tx) =>
-        tx.commitTurn({
-          conversation: conv,
-          state: null,
-          mode: 'bot',
-          queue: null,
-          locale: 'es-MX',
-          lastInboundAt: new Date(),
-          outbound: [{ outbound: { kind: 'text', text }, author: 'bot' }],
-          now: new Date(),
-        }),
-      );
-      conversations.set(user, { ...conv, stateVersion: commit.stateVersion });
-      return commit.outboxIds[0]!;
-    };
+    const write = replies(store);
     const slow = gate();
-    const sent: string[] = [];
-    const adapter: ChannelAdapter = {
-      name: 'test',
-      capabilities: CAPABILITIES,
-      async send(_address, outbound: Outbound) {
-        const text = outbound.kind === 'text' ? outbound.text : '';
-        if (text === 'slow') await slow.wait;
-        sent.push(text);
-        return { externalId: `x-${sent.length}` };
-      },
-    };
+    const { adapter, sent } = recordingChannel('slow', slow.wait);
     const dispatcher = new OutboxDispatcher({
       store: outbox,
       channels: new Map([['test', adapter]]),
