@@ -8,6 +8,7 @@ import type { Address, Inbound } from '../../channels/contract.ts';
 import type { CaseStore, ConversationRecord, NewCase, OutboxStore } from '../../integrations/contract.ts';
 import { StoreError } from '../../integrations/contract.ts';
 import type { OpenStores, StoreBackend } from '../helpers/db.ts';
+import { commitReplies } from '../helpers/turns.ts';
 
 const now = new Date('2026-03-10T16:00:00Z');
 
@@ -336,16 +337,9 @@ export function caseStoreContract(backend: StoreBackend): void {
       let conv = await resolve(address());
       const turn = (texts: string[], at: Date) =>
         store.transaction(async (tx) => {
-          const commit = await tx.commitTurn({
-            conversation: conv,
-            state: null,
-            mode: 'bot',
-            queue: null,
-            locale: 'es-MX',
-            lastInboundAt: at,
-            address: conv.address,
-            outbound: texts.map((text) => ({ outbound: { kind: 'text' as const, text }, author: 'bot' })),
+          const commit = await commitReplies(tx, conv, texts, {
             now: at,
+            address: conv.address,
             lease: { leaseMs: 60_000 },
           });
           conv = { ...conv, stateVersion: commit.stateVersion };

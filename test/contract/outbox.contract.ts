@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { CaseStore, ConversationRecord, OutboxStore } from '../../integrations/contract.ts';
 import type { OpenStores, StoreBackend } from '../helpers/db.ts';
+import { commitReplies } from '../helpers/turns.ts';
 
 const t0 = new Date('2026-03-10T16:00:00Z');
 const at = (ms: number) => new Date(t0.getTime() + ms);
@@ -19,18 +20,7 @@ export function outboxContract(backend: StoreBackend): void {
     let conv: ConversationRecord;
 
     const write = async (...texts: string[]) => {
-      const commit = await store.transaction((tx) =>
-        tx.commitTurn({
-          conversation: conv,
-          state: null,
-          mode: 'bot',
-          queue: null,
-          locale: 'es-MX',
-          lastInboundAt: t0,
-          outbound: texts.map((text) => ({ outbound: { kind: 'text', text }, author: 'bot' })),
-          now: t0,
-        }),
-      );
+      const commit = await store.transaction((tx) => commitReplies(tx, conv, texts, { now: t0 }));
       conv = { ...conv, stateVersion: commit.stateVersion };
       return commit.outboxIds;
     };

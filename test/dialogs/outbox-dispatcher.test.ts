@@ -8,6 +8,7 @@ import type { ChannelAdapter, Outbound } from '../../channels/contract.ts';
 import { OutboxDispatcher } from '../../dialogs/runtime/outbox.ts';
 import type { CaseStore, ConversationRecord, OutboxStore } from '../../integrations/contract.ts';
 import { createMemoryStores } from '../../integrations/storage/memory.ts';
+import { commitReplies } from '../helpers/turns.ts';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -39,18 +40,7 @@ function replies(store: CaseStore): (user: string, text: string) => Promise<stri
         locale: 'es-MX',
         now: new Date(),
       }));
-    const commit = await store.transaction((tx) =>
-      tx.commitTurn({
-        conversation: conv,
-        state: null,
-        mode: 'bot',
-        queue: null,
-        locale: 'es-MX',
-        lastInboundAt: new Date(),
-        outbound: [{ outbound: { kind: 'text', text }, author: 'bot' }],
-        now: new Date(),
-      }),
-    );
+    const commit = await store.transaction((tx) => commitReplies(tx, conv, [text]));
     conversations.set(user, { ...conv, stateVersion: commit.stateVersion });
     return commit.outboxIds[0]!;
   };

@@ -8,6 +8,7 @@ import type { CaseStore, ConversationRecord, StoreTx } from '../../../integratio
 import type { Database } from '../../../integrations/storage/db.ts';
 import { createPostgresCaseStore } from '../../../integrations/storage/store.ts';
 import { openTestPostgres } from '../../helpers/db.ts';
+import { commitReplies } from '../../helpers/turns.ts';
 
 const pg = process.env.TEST_DATABASE_URL;
 if (!pg) console.warn('races.test.ts skipped: set TEST_DATABASE_URL to run the PostgreSQL-only race tests');
@@ -33,17 +34,7 @@ describe.skipIf(!pg)('PostgreSQL races', () => {
         now,
       });
     const [a, b] = await Promise.all([open('race-a'), open('race-b')]);
-    const touch = (tx: StoreTx, c: ConversationRecord) =>
-      tx.commitTurn({
-        conversation: c,
-        state: null,
-        mode: 'bot',
-        queue: null,
-        locale: 'es-MX',
-        lastInboundAt: now,
-        outbound: [],
-        now,
-      });
+    const touch = (tx: StoreTx, c: ConversationRecord) => commitReplies(tx, c, [], { now });
     let bothHoldOne: () => void = () => {};
     const held = new Promise<void>((r) => (bothHoldOne = r));
     let holding = 0;
